@@ -1,0 +1,9 @@
+"""kmgan: multi-player GAN games for Keras 3 (TensorFlow and JAX)."""
+
+from kmgan import engine
+from kmgan import games
+from kmgan import losses
+from kmgan.games import GAN
+from kmgan.games import GMAN
+
+__version__ = "0.1.0"

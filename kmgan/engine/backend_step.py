@@ -1,0 +1,39 @@
+"""Picks the player-update primitive of the active Keras backend."""
+
+import keras
+
+_SUPPORTED = ("tensorflow", "jax")
+
+
+def _impl():
+    name = keras.backend.backend()
+    if name == "jax":
+        from kmgan.engine import _jax as impl
+    elif name == "tensorflow":
+        from kmgan.engine import _tensorflow as impl
+    else:
+        check_supported()
+    return impl
+
+
+def check_supported():
+    """Raises a clear error on a Keras backend kmgan does not support."""
+    name = keras.backend.backend()
+    if name not in _SUPPORTED:
+        raise RuntimeError(
+            f"kmgan games train on the {' and '.join(_SUPPORTED)} backends; "
+            f"KERAS_BACKEND is '{name}'."
+        )
+
+
+def train_step(model, *args):
+    return _impl().train_step(model, *args)
+
+
+def minimize(model, loss_fn, players):
+    return _impl().minimize(model, loss_fn, players)
+
+
+def input_gradient(fn, x):
+    """Gradient of the scalar `fn(x)` with respect to the tensor `x`."""
+    return _impl().input_gradient(fn, x)

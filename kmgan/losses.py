@@ -1,0 +1,107 @@
+"""Adversarial losses on discriminator logits.
+
+Every loss is an `AdversarialLoss` with two methods:
+`discriminator(real_logits, fake_logits)` and `generator(fake_logits)`, both
+returning a scalar to minimise. `generator_per_example` returns the
+generator's loss per example, for games that weight examples.
+
+| name            | discriminator minimises                        | generator minimises       |
+| --------------- | ---------------------------------------------- | ------------------------- |
+| `minimax`       | -log s(r) - log(1 - s(f))                      | log(1 - s(f))  (saturating) |
+| `non_saturating`| -log s(r) - log(1 - s(f))                      | -log s(f)                 |
+| `least_squares` | ((r - 1)^2 + f^2) / 2                          | (f - 1)^2 / 2             |
+| `hinge`         | relu(1 - r) + relu(1 + f)                      | -f                        |
+| `wasserstein`   | f - r                                          | -f                        |
+
+(s is the sigmoid, r and f the logits on real and generated data.) One-sided
+label smoothing (Salimans et al. 2016; the GMAN report's "soft labels")
+replaces the real target 1 by `1 - label_smoothing` in the discriminator's
+cross-entropy or least-squares loss.
+"""
+
+from keras import ops
+
+LOSSES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
+
+
+class AdversarialLoss:
+    """One of the adversarial losses above.
+
+    Args:
+        name: one of `kmgan.losses.LOSSES`.
+        label_smoothing: one-sided smoothing of the real target, in [0, 1).
+            Only for the cross-entropy and least-squares losses.
+    """
+
+    def __init__(self, name="non_saturating", label_smoothing=0.0):
+        if name not in LOSSES:
+            raise ValueError(f"Unknown loss '{name}'; choose one of {LOSSES}.")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(
+                f"label_smoothing must be in [0, 1), got {label_smoothing}."
+            )
+        if label_smoothing and name in ("hinge", "wasserstein"):
+            raise ValueError(f"label_smoothing has no meaning for the {name} loss.")
+        self.name = name
+        self.label_smoothing = float(label_smoothing)
+
+    def discriminator(self, real_logits, fake_logits):
+        """Discriminator loss, a scalar."""
+        r, f = _flat(real_logits), _flat(fake_logits)
+        target = 1.0 - self.label_smoothing
+        if self.name in ("minimax", "non_saturating"):
+            # -[t log s(r) + (1 - t) log(1 - s(r))] - log(1 - s(f))
+            real = target * ops.softplus(-r) + (1.0 - target) * ops.softplus(r)
+            return ops.mean(real) + ops.mean(ops.softplus(f))
+        if self.name == "least_squares":
+            return 0.5 * (ops.mean(ops.square(r - target)) + ops.mean(ops.square(f)))
+        if self.name == "hinge":
+            return ops.mean(ops.relu(1.0 - r)) + ops.mean(ops.relu(1.0 + f))
+        return ops.mean(f) - ops.mean(r)
+
+    def generator_per_example(self, fake_logits):
+        """Generator loss for each example, shape (batch,)."""
+        f = _flat(fake_logits)
+        if self.name == "minimax":
+            return -ops.softplus(f)  # log(1 - s(f))
+        if self.name == "non_saturating":
+            return ops.softplus(-f)  # -log s(f)
+        if self.name == "least_squares":
+            return 0.5 * ops.square(f - 1.0)
+        return -f
+
+    def generator(self, fake_logits):
+        """Generator loss, a scalar."""
+        return ops.mean(self.generator_per_example(fake_logits))
+
+    def __repr__(self):
+        return f"AdversarialLoss({self.name!r}, label_smoothing={self.label_smoothing})"
+
+
+def get(loss, label_smoothing=0.0):
+    """Returns an `AdversarialLoss` from a name or passes one through."""
+    if isinstance(loss, AdversarialLoss):
+        return loss
+    return AdversarialLoss(loss, label_smoothing=label_smoothing)
+
+
+def gradient_penalty(discriminator, real, fake, seed_generator, target=1.0):
+    """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - target)^2] (Gulrajani 2017).
+
+    Needs a backend whose gradient is available inside a loss function; it is
+    computed through `kmgan.engine.input_gradient`.
+    """
+    from kmgan.engine import input_gradient  # noqa: avoids an import cycle
+    import keras
+
+    batch = ops.shape(real)[0]
+    eps_shape = (batch,) + (1,) * (len(real.shape) - 1)
+    eps = keras.random.uniform(eps_shape, seed=seed_generator)
+    x_hat = eps * real + (1.0 - eps) * fake
+    grads = input_gradient(lambda x: ops.sum(discriminator(x, training=True)), x_hat)
+    norms = ops.sqrt(ops.sum(ops.square(ops.reshape(grads, (batch, -1))), axis=-1) + 1e-12)
+    return ops.mean(ops.square(norms - target))
+
+
+def _flat(logits):
+    return ops.reshape(ops.cast(logits, "float32"), (-1,))
