@@ -43,8 +43,12 @@ class GameModel(keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise")
         self.log_names = tuple(log_names or type(self).log_names)
+        # "loss" sums everything a round logs. It is no objective (the players
+        # pull against each other) but it is finite exactly when every logged
+        # value is, which is what TerminateOnNaN and friends look at.
         self.loss_trackers = [
-            keras.metrics.Mean(name=log_name) for log_name in self.log_names
+            keras.metrics.Mean(name=log_name)
+            for log_name in ("loss",) + self.log_names
         ]
 
     # ----------------------------------------------------------- game API
@@ -137,6 +141,8 @@ class GameModel(keras.Model):
         missing = set(self.log_names) - set(logs)
         if missing:
             raise KeyError(f"play() did not return logs {sorted(missing)}.")
+        logs = dict(logs)
+        logs["loss"] = sum(ops.cast(logs[n], "float32") for n in self.log_names)
         for tracker in self.loss_trackers:
             tracker.update_state(logs[tracker.name])
         self.optimizer.iterations.assign_add(1)
@@ -153,6 +159,27 @@ class GameModel(keras.Model):
             if variables:
                 self.optimizer[player].apply(list(grads[start:stop]), variables)
             start = stop
+
+    # ------------------------------------------------------------- saving
+    def save_own_variables(self, store):
+        # Keras saves a SeedGenerator with its layer but not with a model's
+        # own state; a resumed game must draw the same noise it would have.
+        super().save_own_variables(store)
+        store["noise_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        own = self._trainable_variables + self._non_trainable_variables
+        keys = set(store.keys())
+        expected = {str(i) for i in range(len(own))}
+        if not expected <= keys:
+            raise ValueError(
+                f"{self.name}: saved state has {len(keys)} entries, the game "
+                f"has {len(own)} variables of its own."
+            )
+        for i, v in enumerate(own):
+            v.assign(store[str(i)])
+        if "noise_state" in keys:
+            self.seed_generator.state.assign(store["noise_state"])
 
     # ---------------------------------------------------------- data checks
     def fit(self, x=None, y=None, **kwargs):

@@ -85,6 +85,11 @@ class PlayerOptimizers(keras.optimizers.Optimizer):
         super().build(var_list)
 
     @property
+    def optimizers(self):
+        """The players' optimizers, in player order (as MultiOptimizer's)."""
+        return list(self.player_optimizers)
+
+    @property
     def variables(self):
         variables = list(self._variables)
         for opt in self.player_optimizers:

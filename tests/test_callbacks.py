@@ -1,0 +1,155 @@
+"""Keras callbacks with games: resume, NaN, logging, sample grids."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kmgan
+from kmgan.callbacks import GeneratorCheckpoint
+from kmgan.callbacks import SampleGrid
+from tests.test_engine import make_gman
+from tests.test_engine import tiny_mlp
+
+
+class Interrupt(Exception):
+    pass
+
+
+class StopAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise Interrupt()
+
+
+def full_state(model):
+    state = [v.numpy().copy() for v in model.variables]
+    state += [v.numpy().copy() for v in model.optimizer.variables]
+    return state
+
+
+class RecordState(keras.callbacks.Callback):
+    def __init__(self, when):
+        super().__init__()
+        self.when = when
+        self.state = None
+        self.first_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.when == "epoch_end":
+            self.state = full_state(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.when == "train_begin" and self.first_epoch is None:
+            self.first_epoch = epoch
+            self.state = full_state(self.model)
+
+
+def fresh_model():
+    keras.utils.set_random_seed(11)
+    model = make_gman(2, aggregator="auto", seed=5)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    return model
+
+
+def test_backup_and_restore_resumes_exactly(tmp_path):
+    x = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    backup = str(tmp_path / "backup")
+
+    # Reference: three epochs without interruption.
+    reference = fresh_model()
+    reference.fit(x, batch_size=16, epochs=3, shuffle=False, verbose=0)
+
+    # Interrupted after epoch index 1 (two epochs done), then resumed.
+    model = fresh_model()
+    saved = RecordState("epoch_end")
+    with pytest.raises(Interrupt):
+        model.fit(
+            x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(backup), saved, StopAfterEpoch(1)],
+        )
+    resumed = fresh_model()
+    loaded = RecordState("train_begin")
+    resumed.fit(
+        x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+        callbacks=[keras.callbacks.BackupAndRestore(backup), loaded],
+    )
+    assert loaded.first_epoch == 2
+    assert len(loaded.state) == len(saved.state)
+    for a, b in zip(saved.state, loaded.state):
+        np.testing.assert_array_equal(a, b)
+    # Optimizer iterations of every player, and the noise state, came back:
+    # the resumed run ends where the uninterrupted one does.
+    for a, b in zip(full_state(reference), full_state(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_terminate_on_nan_keeps_last_good_generator(tmp_path):
+    # Linear discriminators: a NaN input reaches the logits (some backends'
+    # ReLU maps NaN to 0).
+    linear = [
+        keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name=f"d{i}")
+        for i in range(2)
+    ]
+    model = kmgan.GMAN(tiny_mlp(4, 2, "g"), linear, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    x = np.random.default_rng(0).normal(size=(96, 2)).astype("float32")
+    x[20] = np.nan  # poisons the second batch of the second fit's first epoch
+    good = np.random.default_rng(1).normal(size=(48, 2)).astype("float32")
+    ckpt = GeneratorCheckpoint(str(tmp_path / "g_{epoch:02d}.keras"))
+    model.fit(good, batch_size=16, epochs=1, verbose=0, callbacks=[ckpt])
+    history = model.fit(
+        x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+        callbacks=[keras.callbacks.TerminateOnNaN(), ckpt],
+    )
+    assert len(history.history["d_loss"]) == 1  # stopped in the first epoch
+    assert ckpt.saved == [str(tmp_path / "g_01.keras")]
+    g = keras.saving.load_model(ckpt.saved[-1], safe_mode=True)
+    out = g.predict(np.zeros((4, 4), "float32"), verbose=0)
+    assert np.all(np.isfinite(out))
+
+
+def test_csv_logger_and_tensorboard(tmp_path):
+    model = make_gman(2)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    x = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
+    csv = tmp_path / "log.csv"
+    model.fit(
+        x, batch_size=16, epochs=2, verbose=0,
+        callbacks=[
+            keras.callbacks.CSVLogger(str(csv)),
+            keras.callbacks.TensorBoard(str(tmp_path / "tb")),
+        ],
+    )
+    header = csv.read_text().splitlines()[0].split(",")
+    assert {"epoch", "d_loss", "g_loss", "d_loss_0", "d_loss_1"} <= set(header)
+    assert len(csv.read_text().splitlines()) == 3
+    assert any(files for _, _, files in os.walk(tmp_path / "tb"))
+
+
+def test_sample_grid_images_and_scatter(tmp_path):
+    keras.utils.set_random_seed(0)
+    layers = keras.layers
+    z = keras.Input((4,))
+    img = layers.Reshape((4, 4, 1))(layers.Dense(16, activation="tanh")(z))
+    g = keras.Model(z, img)
+    x = inp = keras.Input((4, 4, 1))
+    d = keras.Model(inp, layers.Dense(1)(layers.Flatten()(x)))
+    gan = kmgan.GAN(g, d)
+    gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    grid = SampleGrid(str(tmp_path / "img"), num_samples=9)
+    gan.fit(np.zeros((16, 4, 4, 1), "float32"), batch_size=8, epochs=2, verbose=0, callbacks=[grid])
+    assert [os.path.basename(p) for p in grid.written] == ["epoch_001.png", "epoch_002.png"]
+    picture = keras.utils.load_img(grid.written[0])
+    assert picture.size == (12, 12)
+
+    model = make_gman(1)
+    model.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    scatter = SampleGrid(str(tmp_path / "pts"), num_samples=100, reference=np.zeros((10, 2)))
+    model.fit(np.zeros((16, 2), "float32"), batch_size=8, epochs=1, verbose=0, callbacks=[scatter])
+    assert os.path.getsize(scatter.written[0]) > 1000
