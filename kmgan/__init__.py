@@ -3,6 +3,10 @@
 from kmgan import engine
 from kmgan import games
 from kmgan import losses
+from kmgan import metrics
+from kmgan import nets
+from kmgan import data
+from kmgan import callbacks
 from kmgan.games import GAN
 from kmgan.games import GMAN
 
