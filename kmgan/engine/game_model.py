@@ -50,6 +50,9 @@ class GameModel(keras.Model):
             keras.metrics.Mean(name=log_name)
             for log_name in ("loss",) + self.log_names
         ]
+        # Players are built networks; the game has no graph of its own for
+        # Keras to build from data.
+        self.built = True
 
     # ----------------------------------------------------------- game API
     def player_variables(self):
@@ -116,9 +119,6 @@ class GameModel(keras.Model):
         )
         container.set_player_variables(player_variables)
         self._player_variables = player_variables
-        # The players are built networks; the game itself has no call graph
-        # for Keras to build from data.
-        self.built = True
         super().compile(
             optimizer=container,
             jit_compile=jit_compile,

@@ -26,6 +26,42 @@ class GeneratorGame(GameModel):
         self.generator = generator
         self.latent_dim = int(generator.inputs[0].shape[-1])
 
+    # Saving a whole game: its networks are serialized inside its config, so
+    # `game.save("gan.keras")` / `keras.saving.load_model` round-trip it with
+    # every player's weights (the optimizers' state is for BackupAndRestore).
+    network_args = ("generator",)
+
+    def get_config(self):
+        config = {"name": self.name, "seed": self.seed}
+        config.update(self.game_config())
+        for arg in self.network_args:
+            value = getattr(self, arg)
+            if isinstance(value, (list, tuple)):
+                config[arg] = [keras.saving.serialize_keras_object(m) for m in value]
+            else:
+                config[arg] = keras.saving.serialize_keras_object(value)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for arg in cls.network_args:
+            value = config[arg]
+            if isinstance(value, list):
+                config[arg] = [keras.saving.deserialize_keras_object(m) for m in value]
+            else:
+                config[arg] = keras.saving.deserialize_keras_object(value)
+        return cls(**config)
+
+    def game_config(self):
+        """The game's own constructor arguments, other than its networks."""
+        return {}
+
+    def get_compile_config(self):
+        # Players' optimizers are per game and not restored by load_model;
+        # compile the loaded game again to keep training it.
+        return None
+
     @property
     def data_shape(self):
         return tuple(self.generator.outputs[0].shape[1:])

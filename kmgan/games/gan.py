@@ -9,6 +9,7 @@ One round (the algorithm box of Goodfellow et al., with `d_steps` = k):
 DCGAN is this game with `kmgan.nets.dcgan_generator` / `dcgan_discriminator`.
 """
 
+import keras
 from keras import ops
 
 from kmgan import losses
@@ -17,6 +18,7 @@ from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class GAN(GeneratorGame):
     """One generator against one discriminator.
 
@@ -33,6 +35,7 @@ class GAN(GeneratorGame):
     """
 
     log_names = ("d_loss", "g_loss")
+    network_args = ("generator", "discriminator")
 
     def __init__(
         self,
@@ -51,6 +54,13 @@ class GAN(GeneratorGame):
         self.discriminator = discriminator
         self.loss = losses.get(loss, label_smoothing)
         self.d_steps = int(d_steps)
+
+    def game_config(self):
+        return {
+            "loss": self.loss.name,
+            "label_smoothing": self.loss.label_smoothing,
+            "d_steps": self.d_steps,
+        }
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Args: one optimizer per player; kwargs as `GameModel.compile`."""

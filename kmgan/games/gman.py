@@ -60,6 +60,7 @@ def aggregate(values, aggregator="mean", lam=0.0, axis=0):
     raise ValueError(f"Unknown aggregator '{aggregator}'; choose one of {AGGREGATORS}.")
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class GMAN(GeneratorGame):
     """Generative multi-adversarial network.
 
@@ -76,6 +77,8 @@ class GMAN(GeneratorGame):
         seed: seed of the game's noise.
         name: model name.
     """
+
+    network_args = ("generator", "discriminators")
 
     def __init__(
         self,
@@ -124,6 +127,16 @@ class GMAN(GeneratorGame):
                 initializer=keras.initializers.Constant(rho),
                 name="lambda_logit",
             )
+
+    def game_config(self):
+        return {
+            "aggregator": self.aggregator,
+            "lam": self.lam,
+            "lambda_penalty": self.lambda_penalty,
+            "loss": self.loss.name,
+            "label_smoothing": self.loss.label_smoothing,
+            "d_steps": self.d_steps,
+        }
 
     @property
     def num_discriminators(self):

@@ -1,0 +1,256 @@
+"""MGAN: K generators, a classifier and a discriminator (Hoang et al., ICLR 2018).
+
+Players: K generators G_1..G_K that differ only in their first layer
+(`kmgan.nets.mgan_generator`; batch norm offsets fixed at zero), a
+discriminator D and a classifier C that share every layer but their output
+heads (`kmgan.nets.mgan_discriminator`, outputs `[d_logit, c_logits]`).
+
+The game (paper eq. 2, general JSD, mixture weights pi_k = 1/K):
+
+    min_{G,C} max_D  J = E_data[log D(x)] + E_model[log(1 - D(x))]
+                         - beta * (1/K) sum_k E_{x ~ G_k}[log C_k(x)]
+
+with p_model = (1/K) sum_k p_Gk and C_k(x) = softmax(C(x))_k. Variants:
+
+- "one_vs_all" (eq. 3; K sigmoid classifiers C_k):
+      - beta * sum_k ( E_{G_k}[log C_k(x)] + E_{G_-k}[log(1 - C_k(x))] ),
+      p_G-k = (1/(K-1)) sum_{j != k} p_Gj
+- "pairwise" (eq. 4; K(K-1)/2 sigmoid classifiers C_ij, i < j):
+      - beta * sum_{i<j} ( E_{G_i}[log C_ij(x)] + E_{G_j}[log(1 - C_ij(x))] )
+
+(The equations are implemented literally: eq. 2's term carries 1/K, eqs.
+3 and 4 do not.) Writing L_C for the classifier term without its -beta
+sign, so that C and G minimise beta * L_C, one round is:
+
+    fakes: block k of the batch from G_k (the same count per generator)
+    D and C descend   L_D(D(x), D(G(z))) + beta * L_C    (one backward pass
+                      through the shared trunk; D's head sees L_D, C's head
+                      sees beta * L_C)
+    G descends        L_G(D(G(z))) + beta * L_C          (fresh z)
+
+L_D and L_G are `kmgan.losses` (the default "non_saturating" is the
+paper's practice: G maximises log D(G(z)) instead of minimising
+log(1 - D(G(z))); "minimax" gives eq. 2 exactly). Paper defaults: Adam
+2e-4 with beta_1 = 0.5 for every player, batch 64, N(0, 0.02) init,
+beta = 0.1 on CIFAR-10 (1.0 on STL-10).
+
+For GAM battles the MGAN's discriminator is D: P(real | x) = sigmoid(D(x)).
+"""
+
+import itertools
+
+import numpy as np
+from keras import ops
+
+from kmgan import losses
+from kmgan.engine import clone_optimizer
+from kmgan.games.base import real_data
+from kmgan.games.multi import MultiGeneratorGame
+from kmgan.games.multi import per_generator_mean
+from kmgan.nets.multi import MGAN_VARIANTS
+from kmgan.nets.multi import classifier_outputs
+
+
+def classifier_loss(c_logits, assignment, variant="general"):
+    """L_C: MGAN's classifier term without its -beta sign (C and G minimise it).
+
+    Args:
+        c_logits: (batch, M) classifier logits on fake examples.
+        assignment: (batch, K) one-hot: which generator made each example.
+        variant: "general" (eq. 2), "one_vs_all" (eq. 3) or "pairwise"
+            (eq. 4).
+
+    Returns:
+        Scalar:
+        general:    (1/K) sum_k E_{G_k}[-log softmax(c)_k]
+        one_vs_all: sum_k E_{G_k}[-log s(c_k)] + E_{G_-k}[-log(1 - s(c_k))]
+        pairwise:   sum_{i<j} E_{G_i}[-log s(c_ij)] + E_{G_j}[-log(1 - s(c_ij))]
+        with s the sigmoid and E_{G_k} the mean over G_k's examples.
+    """
+    if variant not in MGAN_VARIANTS:
+        raise ValueError(f"variant must be one of {MGAN_VARIANTS}, got {variant!r}.")
+    c_logits = ops.cast(c_logits, "float32")
+    assignment = ops.cast(assignment, "float32")
+    k = int(assignment.shape[-1])
+    expected = classifier_outputs(k, variant)
+    if int(c_logits.shape[-1]) != expected:
+        raise ValueError(
+            f"The {variant} classifier of K={k} generators has {expected} "
+            f"outputs, got {int(c_logits.shape[-1])}."
+        )
+    if variant == "general":
+        nll = -ops.sum(assignment * ops.log_softmax(c_logits, axis=-1), axis=-1)
+        return ops.mean(per_generator_mean(nll, assignment))
+    pos = per_generator_mean(ops.softplus(-c_logits), assignment)  # (K, M): -log s(c)
+    neg = per_generator_mean(ops.softplus(c_logits), assignment)  # (K, M): -log(1 - s(c))
+    if variant == "one_vs_all":
+        eye = np.eye(k, dtype="float32")
+        own = ops.sum(pos * eye)
+        others = ops.sum(neg * (1.0 - eye)) / (k - 1)
+        return own + others
+    first, second = _pair_masks(k)
+    return ops.sum(pos * first) + ops.sum(neg * second)
+
+
+def _pair_masks(k):
+    pairs = list(itertools.combinations(range(k), 2))
+    first = np.zeros((k, len(pairs)), "float32")
+    second = np.zeros((k, len(pairs)), "float32")
+    for p, (i, j) in enumerate(pairs):
+        first[i, p] = 1.0
+        second[j, p] = 1.0
+    return first, second
+
+
+def classifier_pairs(num_generators):
+    """The (i, j) pair of each output of a pairwise classifier, in order."""
+    return list(itertools.combinations(range(num_generators), 2))
+
+
+class MGAN(MultiGeneratorGame):
+    """Mixture of K generators against a discriminator and a classifier.
+
+    Args:
+        generator: a multi-generator model `[z, one-hot] -> x` (e.g.
+            `kmgan.nets.mgan_generator` or `mgan_mlp_generator`), or a list
+            of K models z -> x.
+        discriminator: model x -> `[d_logit (1,), c_logits (M,)]` with M = K
+            (general, one_vs_all) or K(K-1)/2 (pairwise), D and C sharing
+            their trunk (e.g. `kmgan.nets.mgan_discriminator`).
+        beta: the diversity weight (0.1 on CIFAR-10 in the paper).
+        variant: "general", "one_vs_all" or "pairwise".
+        loss: adversarial loss of D and G (name in `kmgan.losses.LOSSES`).
+        label_smoothing: one-sided smoothing of D's real target.
+        d_steps: D/C steps per generator step.
+        samples_per_generator: fakes per generator per round (default
+            ceil(batch / K)).
+        classifier_layer: name of the classifier head layer (its variables
+            are the classifier player's; every other variable of
+            `discriminator` is the discriminator's). Falls back to the
+            layer producing the second output.
+        seed: seed of the game's noise.
+        name: model name.
+    """
+
+    log_names = ("d_loss", "c_loss", "g_loss")
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        beta=0.1,
+        variant="general",
+        loss="non_saturating",
+        label_smoothing=0.0,
+        d_steps=1,
+        samples_per_generator=None,
+        classifier_layer="classifier",
+        seed=None,
+        name="mgan",
+    ):
+        super().__init__(generator, samples_per_generator=samples_per_generator,
+                         seed=seed, name=name)
+        if variant not in MGAN_VARIANTS:
+            raise ValueError(f"variant must be one of {MGAN_VARIANTS}, got {variant!r}.")
+        if beta < 0:
+            raise ValueError(f"beta must be >= 0, got {beta}.")
+        if int(d_steps) < 1:
+            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
+        self.variant = variant
+        self.num_classifier_outputs = classifier_outputs(self.num_generators, variant)
+        _check_discriminator(discriminator, self.data_shape, self.num_classifier_outputs)
+        self.discriminator = discriminator
+        self.classifier_head = _classifier_head(discriminator, classifier_layer)
+        self.beta = float(beta)
+        self.loss = losses.get(loss, label_smoothing)
+        self.d_steps = int(d_steps)
+
+    def compile(self, d_optimizer, g_optimizer, c_optimizer=None, **kwargs):
+        """Args: optimizers of D (trunk and D head), the generators, and C's
+        head (default: a clone of `d_optimizer`, as D and C train together);
+        kwargs as `GameModel.compile`."""
+        if c_optimizer is None:
+            c_optimizer = clone_optimizer(d_optimizer)
+        super().compile(
+            {"discriminator": d_optimizer, "classifier": c_optimizer,
+             "generator": g_optimizer},
+            **kwargs,
+        )
+
+    def player_variables(self):
+        head = {id(v) for v in self.classifier_head.trainable_variables}
+        return {
+            "discriminator": [v for v in self.discriminator.trainable_variables
+                              if id(v) not in head],
+            "classifier": list(self.classifier_head.trainable_variables),
+            "generator": self.generator_variables(),
+        }
+
+    def play(self, data):
+        real = real_data(data)
+        per_gen = self.block_size(ops.shape(real)[0])
+        total = self.num_generators * per_gen
+        D = self.discriminator
+
+        for _ in range(self.d_steps):
+            z = self.sample_z(total)
+            fake, assignment = self.generate_blocks(z, per_gen, training=True)
+            fake = ops.stop_gradient(fake)
+
+            def d_and_c_loss():
+                d_real, _ = D(real, training=True)
+                d_fake, c_fake = D(fake, training=True)
+                d_loss = self.loss.discriminator(d_real, d_fake)
+                c_loss = classifier_loss(c_fake, assignment, self.variant)
+                return d_loss + self.beta * c_loss, (d_loss, c_loss)
+
+            _, (d_loss, c_loss) = self.minimize(["discriminator", "classifier"], d_and_c_loss)
+
+        z = self.sample_z(total)
+
+        def generator_loss():
+            fake, assignment = self.generate_blocks(z, per_gen, training=True)
+            d_fake, c_fake = D(fake, training=True)
+            return (
+                self.loss.generator(d_fake)
+                + self.beta * classifier_loss(c_fake, assignment, self.variant)
+            )
+
+        g_loss = self.minimize("generator", generator_loss)
+        return {"d_loss": d_loss, "c_loss": c_loss, "g_loss": g_loss}
+
+    def real_probability(self, x):
+        d_logit, _ = self.discriminator(x, training=False)
+        return ops.sigmoid(ops.reshape(d_logit, (-1,)))
+
+    def classify(self, x):
+        """C's output on a batch: softmax probabilities over the K
+        generators (general) or the sigmoid of each binary classifier."""
+        _, c = self.discriminator(x, training=False)
+        return ops.softmax(c, axis=-1) if self.variant == "general" else ops.sigmoid(c)
+
+
+def _check_discriminator(discriminator, data_shape, m):
+    import keras
+
+    if not isinstance(discriminator, keras.Model):
+        raise TypeError(f"The discriminator must be a keras.Model, got {type(discriminator)}.")
+    in_shape = tuple(discriminator.inputs[0].shape[1:])
+    if in_shape != tuple(data_shape):
+        raise ValueError(
+            f"The discriminator takes inputs of shape {in_shape} but the "
+            f"generators produce {tuple(data_shape)}."
+        )
+    outs = [tuple(o.shape[1:]) for o in discriminator.outputs]
+    if len(outs) != 2 or outs[0] not in ((1,), ()) or outs[1] != (m,):
+        raise ValueError(
+            "MGAN's discriminator returns [d_logit (1,), c_logits "
+            f"({m},)] (D and C share the trunk); got outputs {outs}."
+        )
+
+
+def _classifier_head(discriminator, layer_name):
+    try:
+        return discriminator.get_layer(layer_name)
+    except ValueError:
+        return discriminator.outputs[1]._keras_history.operation

@@ -1,0 +1,73 @@
+"""Generators saved under one backend reload under the other (safe_mode on)."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+import kmgan
+
+OTHER = {"tensorflow": "jax", "jax": "tensorflow"}
+
+LOAD_AND_PREDICT = """
+import sys
+import numpy as np
+import keras, kmgan
+for stem in sys.argv[1:]:
+    g = keras.saving.load_model(stem + ".keras", safe_mode=True)
+    np.save(stem + "_other.npy", g.predict(np.load(stem + "_z.npy"), verbose=0))
+print(keras.backend.backend())
+"""
+
+
+def run_under_other_backend(script, *args):
+    """Runs a Python script with the other KERAS_BACKEND; returns its name."""
+    other = OTHER[keras.backend.backend()]
+    env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args], env=env, capture_output=True,
+        text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == other
+    return other
+
+
+def trained_gan(generator):
+    """A GAN around `generator`, trained one epoch so its state is not initial."""
+    shape = tuple(generator.outputs[0].shape[1:])
+    rng = np.random.default_rng(0)
+    if len(shape) == 1:
+        d = kmgan.nets.mlp_discriminator(hidden_units=(16,))
+        x = rng.normal(size=(32, 2)).astype("float32")
+    else:
+        d = kmgan.nets.dcgan_discriminator(image_shape=shape, base_filters=8)
+        x = rng.uniform(-1, 1, (32,) + shape).astype("float32")
+    gan = kmgan.GAN(generator, d, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    gan.fit(x, batch_size=16, epochs=1, verbose=0)
+    return gan
+
+
+def test_generators_reload_under_the_other_backend(tmp_path):
+    generators = {
+        "dcgan28": kmgan.nets.dcgan_generator(latent_dim=8, image_shape=(28, 28, 1), base_filters=8),
+        "conv_fc32": kmgan.nets.conv_fc_generator(latent_dim=8, image_shape=(32, 32, 3), base_filters=8),
+        "mlp": kmgan.nets.mlp_generator(latent_dim=2, hidden_units=(16,)),
+    }
+    expected = {}
+    for key, generator in generators.items():
+        gan = trained_gan(generator)
+        stem = str(tmp_path / key)
+        gan.generator.save(stem + ".keras")
+        z = np.random.default_rng(1).normal(size=(4, gan.latent_dim)).astype("float32")
+        np.save(stem + "_z.npy", z)
+        expected[stem] = gan.generator.predict(z, verbose=0)
+        same = keras.saving.load_model(stem + ".keras", safe_mode=True)
+        np.testing.assert_allclose(same.predict(z, verbose=0), expected[stem], rtol=1e-5, atol=1e-5)
+
+    run_under_other_backend(LOAD_AND_PREDICT, *expected)
+    for stem, want in expected.items():
+        np.testing.assert_allclose(np.load(stem + "_other.npy"), want, rtol=1e-4, atol=1e-4)
