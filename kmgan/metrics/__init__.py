@@ -5,3 +5,10 @@ from kmgan.metrics.gam import battle
 from kmgan.metrics.mode_coverage import kl_to_uniform
 from kmgan.metrics.mode_coverage import mean_distance_to_modes
 from kmgan.metrics.mode_coverage import mixture_coverage
+from kmgan.metrics.inception import InceptionFeatures
+from kmgan.metrics.inception import fid
+from kmgan.metrics.inception import frechet_distance
+from kmgan.metrics.inception import inception_score
+from kmgan.metrics.inception import real_statistics
+from kmgan.metrics.ms_ssim import ms_ssim
+from kmgan.metrics.ms_ssim import ms_ssim_diversity
