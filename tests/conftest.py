@@ -21,7 +21,6 @@ SHARED_DATA = pathlib.Path(
 def _seed_everything():
     keras.utils.set_random_seed(0)
     yield
-    keras.backend.clear_session()
 
 
 @pytest.fixture
