@@ -1,0 +1,41 @@
+"""Architecture builders for kmgan's players.
+
+Every builder returns a functional `keras.Model` made only of stock Keras
+layers, so it saves to `.keras` and reloads with
+`keras.saving.load_model(path, safe_mode=True)`. Discriminators return raw
+logits of shape (batch, 1); the games' losses apply the sigmoid.
+
+* `dcgan_generator`, `dcgan_discriminator`: Radford et al. (2015) DCGAN for
+  28x28, 32x32 and 64x64 images with 1 or 3 channels.
+* `conv_fc_generator`, `conv_fc_discriminator`: the GMAN report's "regular
+  GAN" (3 convolutional layers, fully connected output) for 28x28 / 32x32.
+* `mlp_generator`, `mlp_discriminator`: MLPs for 2-D toy mixtures.
+* `varied_discriminators`: N discriminators of differing architecture.
+* `latent_dim_of`, `image_shape_of`: read shapes back from built models.
+"""
+
+from kmgan.nets.conv_fc import conv_fc_discriminator
+from kmgan.nets.conv_fc import conv_fc_generator
+from kmgan.nets.dcgan import dcgan_discriminator
+from kmgan.nets.dcgan import dcgan_generator
+from kmgan.nets.dcgan import max_discriminator_depth
+from kmgan.nets.layers import image_shape_of
+from kmgan.nets.layers import latent_dim_of
+from kmgan.nets.mlp import mlp_discriminator
+from kmgan.nets.mlp import mlp_generator
+from kmgan.nets.varied import varied_discriminator_configs
+from kmgan.nets.varied import varied_discriminators
+
+__all__ = [
+    "conv_fc_discriminator",
+    "conv_fc_generator",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "image_shape_of",
+    "latent_dim_of",
+    "max_discriminator_depth",
+    "mlp_discriminator",
+    "mlp_generator",
+    "varied_discriminator_configs",
+    "varied_discriminators",
+]

@@ -1,0 +1,113 @@
+"""Multilayer perceptrons for low-dimensional toy data (e.g. 2-D mixtures).
+
+Used by the mode-coverage experiments on synthetic Gaussian mixtures (rings
+and grids of Gaussians) in the GMAN, MGAN and MAD-GAN papers. The generator
+has a linear output (toy data is not bounded to [-1, 1]); the discriminator
+returns raw logits of shape (batch, 1).
+"""
+
+import keras
+from keras import layers
+
+from kmgan.nets.layers import SeedStream
+from kmgan.nets.layers import check_dropout
+from kmgan.nets.layers import check_positive_int
+from kmgan.nets.layers import check_units
+from kmgan.nets.layers import leaky_relu
+
+
+def _glorot(seeds):
+    return keras.initializers.GlorotUniform(seed=seeds())
+
+
+def mlp_generator(
+    latent_dim=2,
+    output_dim=2,
+    hidden_units=(128, 128),
+    activation="relu",
+    name="mlp_generator",
+    seed=None,
+):
+    """Build an MLP generator for toy data.
+
+    z -> [Dense(u, activation)] for u in `hidden_units` -> Dense(output_dim)
+    with a linear output.
+
+    Args:
+        latent_dim: Size of the latent vector z.
+        output_dim: Dimension of a generated sample.
+        hidden_units: Int or sequence of ints, the hidden layer widths
+            (may be empty).
+        activation: Keras activation name of the hidden layers.
+        name: Model name.
+        seed: Optional int seeding every initializer; None draws from the
+            global RNG.
+
+    Returns:
+        A functional `keras.Model` mapping (batch, latent_dim) to
+        (batch, output_dim).
+
+    Raises:
+        ValueError: If a size argument is not a positive integer.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    output_dim = check_positive_int(output_dim, "output_dim")
+    hidden_units = check_units(hidden_units)
+    seeds = SeedStream(seed)
+
+    z = keras.Input(shape=(latent_dim,), name="z")
+    x = z
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=_glorot(seeds),
+            name=f"dense{i + 1}",
+        )(x)
+    out = layers.Dense(output_dim, kernel_initializer=_glorot(seeds), name="sample")(x)
+    return keras.Model(z, out, name=name)
+
+
+def mlp_discriminator(
+    input_dim=2,
+    hidden_units=(128, 128),
+    dropout=0.0,
+    name="mlp_discriminator",
+    seed=None,
+):
+    """Build an MLP discriminator for toy data.
+
+    x -> [Dense(u) -> LeakyReLU(0.2) -> Dropout] for u in `hidden_units` ->
+    Dense(1) raw logits.
+
+    Args:
+        input_dim: Dimension of a sample.
+        hidden_units: Int or sequence of ints, the hidden layer widths
+            (may be empty).
+        dropout: Dropout rate after each hidden layer, in [0, 1); 0 adds no
+            Dropout layer.
+        name: Model name.
+        seed: Optional int seeding every initializer; None draws from the
+            global RNG.
+
+    Returns:
+        A functional `keras.Model` mapping (batch, input_dim) to logits of
+        shape (batch, 1).
+
+    Raises:
+        ValueError: If a size argument is invalid.
+    """
+    input_dim = check_positive_int(input_dim, "input_dim")
+    hidden_units = check_units(hidden_units)
+    dropout = check_dropout(dropout)
+    seeds = SeedStream(seed)
+
+    inp = keras.Input(shape=(input_dim,), name="x")
+    x = inp
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, kernel_initializer=_glorot(seeds), name=f"dense{i + 1}")(x)
+        x = leaky_relu(name=f"dense{i + 1}_lrelu")(x)
+        if dropout > 0:
+            x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
+    logits = layers.Dense(1, kernel_initializer=_glorot(seeds), name="logits")(x)
+    return keras.Model(inp, logits, name=name)
