@@ -89,14 +89,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--steps-per-epoch", type=int, default=250)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--latent-dim", type=int, default=16)
     parser.add_argument("--models", default="gan,gman-mean,gman-max")
     parser.add_argument("--out", default="runs/ring")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.epochs, args.steps_per_epoch, args.width = 1, 10, 200, 128
+        args.seeds, args.epochs, args.steps_per_epoch = 1, 12, 250
     os.makedirs(args.out, exist_ok=True)
     models = args.models.split(",")
     rows = []

@@ -189,6 +189,8 @@ class GameModel(keras.Model):
         empty dataset) raises a `ValueError` before any training step.
         """
         self.check_data(_first_batch(x))
+        if _is_dataset(x):
+            kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
         return super().fit(x, y, **kwargs)
 
     def check_data(self, batch):
@@ -227,9 +229,13 @@ class GameModel(keras.Model):
         raise NotImplementedError
 
 
+def _is_dataset(x):
+    return hasattr(x, "take") and hasattr(x, "element_spec")  # tf.data.Dataset
+
+
 def _first_batch(x):
     """Returns the real-data tensor of the first batch of `x`, or raises."""
-    if hasattr(x, "take") and hasattr(x, "element_spec"):  # tf.data.Dataset
+    if _is_dataset(x):
         batches = list(x.take(1).as_numpy_iterator())
         if not batches:
             raise ValueError(
