@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from kmgan.metrics import ms_ssim as M
+from kmgan.metrics import ssim as M
 
 
 def _np(x):

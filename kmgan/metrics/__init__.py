@@ -10,5 +10,5 @@ from kmgan.metrics.inception import fid
 from kmgan.metrics.inception import frechet_distance
 from kmgan.metrics.inception import inception_score
 from kmgan.metrics.inception import real_statistics
-from kmgan.metrics.ms_ssim import ms_ssim
-from kmgan.metrics.ms_ssim import ms_ssim_diversity
+from kmgan.metrics.ssim import ms_ssim
+from kmgan.metrics.ssim import ms_ssim_diversity
