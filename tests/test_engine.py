@@ -113,3 +113,26 @@ def test_bad_data_is_refused_before_training():
     with pytest.raises(ValueError, match="empty"):
         model.fit(np.zeros((0, 2), "float32"), batch_size=8, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 0
+
+
+def test_d_steps_per_generator_step():
+    model = kmgan.GAN(tiny_mlp(4, 2, "g"), tiny_mlp(2, 1, "d"), d_steps=3, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    model.fit(np.zeros((32, 2), "float32"), batch_size=8, epochs=1, verbose=0)
+    assert int(model.optimizer["discriminator"].iterations.numpy()) == 12
+    assert int(model.optimizer["generator"].iterations.numpy()) == 4
+    with pytest.raises(ValueError, match="d_steps"):
+        kmgan.GAN(tiny_mlp(4, 2, "g2"), tiny_mlp(2, 1, "d2"), d_steps=0)
+
+
+def test_images_outside_minus_one_one_are_refused():
+    g = kmgan.nets.dcgan_generator(latent_dim=4, image_shape=(28, 28, 1), base_filters=4)
+    d = kmgan.nets.dcgan_discriminator(image_shape=(28, 28, 1), base_filters=4)
+    gan = kmgan.GAN(g, d)
+    gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        gan.fit(np.full((8, 28, 28, 1), 255.0, "float32"), batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match="shape"):
+        gan.fit(np.zeros((8, 28, 28, 3), "float32"), batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match="shape"):
+        gan.fit(np.zeros((8, 28, 28), "float32"), batch_size=4, verbose=0)

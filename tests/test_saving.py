@@ -71,3 +71,21 @@ def test_generators_reload_under_the_other_backend(tmp_path):
     run_under_other_backend(LOAD_AND_PREDICT, *expected)
     for stem, want in expected.items():
         np.testing.assert_allclose(np.load(stem + "_other.npy"), want, rtol=1e-4, atol=1e-4)
+
+
+def test_whole_game_round_trip(tmp_path):
+    from tests.test_engine import make_gman
+
+    game = make_gman(2, aggregator="auto")
+    game.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(0.05))
+    game.fit(np.random.default_rng(0).normal(size=(64, 2)).astype("float32"), batch_size=16, verbose=0)
+    game.save(tmp_path / "gman.keras")
+    loaded = keras.saving.load_model(tmp_path / "gman.keras", safe_mode=True)
+    assert isinstance(loaded, kmgan.GMAN) and loaded.aggregator == "auto"
+    x = np.random.default_rng(1).normal(size=(8, 2)).astype("float32")
+    np.testing.assert_allclose(loaded.discriminate(x), game.discriminate(x), rtol=1e-5)
+    np.testing.assert_allclose(loaded.sample(8, seed=3), game.sample(8, seed=3), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.current_lambda()),
+        keras.ops.convert_to_numpy(game.current_lambda()), rtol=1e-6,
+    )
