@@ -9,5 +9,8 @@ from kmgan import data
 from kmgan import callbacks
 from kmgan.games import GAN
 from kmgan.games import GMAN
+from kmgan.games import MADGAN
+from kmgan.games import MEGAN
+from kmgan.games import MGAN
 
 __version__ = "0.1.0"

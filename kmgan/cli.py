@@ -61,6 +61,8 @@ def _load_sampler(path):
     import kmgan  # noqa: F401  registers kmgan's classes
 
     model = keras.saving.load_model(path, safe_mode=True)
+    if hasattr(model, "export_sampler"):
+        return model.export_sampler()
     return getattr(model, "generator", model) if hasattr(model, "play") else model
 
 
@@ -73,9 +75,9 @@ def _sample(args):
     rng = np.random.default_rng(args.seed)
     latent_dim = int(sampler.inputs[0].shape[-1])
     if len(sampler.inputs) == 2:  # multi-generator sampler: (z, generator index)
-        num_generators = int(getattr(sampler, "num_generators", 0) or args.generators)
-        if not num_generators:
-            raise SystemExit("--generators is needed for a sampler without num_generators.")
+        from kmgan.games.multi import sampler_num_generators
+
+        num_generators = args.generators or sampler_num_generators(sampler)
         per_row = args.num // num_generators if args.per_generator else args.num
         if args.per_generator:
             z = rng.standard_normal((per_row * num_generators, latent_dim)).astype("float32")

@@ -2,3 +2,6 @@
 
 from kmgan.games.gan import GAN
 from kmgan.games.gman import GMAN
+from kmgan.games.madgan import MADGAN
+from kmgan.games.megan import MEGAN
+from kmgan.games.mgan import MGAN

@@ -37,6 +37,7 @@ For GAM battles the MAD-GAN's discriminator is P(real | x) = D_K(x), the
 softmax probability of the real class.
 """
 
+import keras
 from keras import ops
 
 from kmgan.games.base import real_data
@@ -101,6 +102,7 @@ def generator_loss(fake_logits, assignment, loss="non_saturating"):
     return ops.sum(per_generator_mean(per_example, assignment))
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class MADGAN(MultiGeneratorGame):
     """Multi-agent diverse GAN.
 
@@ -115,11 +117,13 @@ class MADGAN(MultiGeneratorGame):
         d_steps: discriminator steps per generator step.
         samples_per_generator: fakes per generator per round (default
             ceil(batch / K)).
+        same_noise: the same z for every generator in a round.
         seed: seed of the game's noise.
         name: model name.
     """
 
     log_names = ("d_loss", "g_loss")
+    network_args = ("generator", "discriminator")
 
     def __init__(
         self,
@@ -128,11 +132,12 @@ class MADGAN(MultiGeneratorGame):
         loss="non_saturating",
         d_steps=1,
         samples_per_generator=None,
+        same_noise=False,
         seed=None,
         name="madgan",
     ):
         super().__init__(generator, samples_per_generator=samples_per_generator,
-                         seed=seed, name=name)
+                         same_noise=same_noise, seed=seed, name=name)
         if loss not in GENERATOR_LOSSES:
             raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {loss!r}.")
         if int(d_steps) < 1:
@@ -141,6 +146,14 @@ class MADGAN(MultiGeneratorGame):
         self.discriminator = discriminator
         self.generator_objective = loss
         self.d_steps = int(d_steps)
+
+    def game_config(self):
+        return {
+            "loss": self.generator_objective,
+            "d_steps": self.d_steps,
+            "samples_per_generator": self.samples_per_generator,
+            "same_noise": self.same_noise,
+        }
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Args: one optimizer per player; kwargs as `GameModel.compile`."""
@@ -155,11 +168,11 @@ class MADGAN(MultiGeneratorGame):
     def play(self, data):
         real = real_data(data)
         per_gen = self.block_size(ops.shape(real)[0])
-        total = self.num_generators * per_gen
         D = self.discriminator
 
         for _ in range(self.d_steps):
-            fake, assignment = self.generate_blocks(self.sample_z(total), per_gen, training=True)
+            z = self.block_noise(per_gen)
+            fake, assignment = self.generate_blocks(z, per_gen, training=True)
             fake = ops.stop_gradient(fake)
             d_loss = self.minimize(
                 "discriminator",
@@ -168,7 +181,7 @@ class MADGAN(MultiGeneratorGame):
                 ),
             )
 
-        z = self.sample_z(total)
+        z = self.block_noise(per_gen)
 
         def g_loss_fn():
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
@@ -187,8 +200,6 @@ class MADGAN(MultiGeneratorGame):
 
 
 def _check_discriminator(discriminator, data_shape, k):
-    import keras
-
     if not isinstance(discriminator, keras.Model):
         raise TypeError(f"The discriminator must be a keras.Model, got {type(discriminator)}.")
     in_shape = tuple(discriminator.inputs[0].shape[1:])

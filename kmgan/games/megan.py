@@ -61,6 +61,7 @@ from kmgan.nets.multi import GumbelChoice
 from kmgan.nets.multi import SelectGenerator
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class MEGAN(MultiGeneratorGame):
     """Mixture-of-experts GAN with a Gumbel-softmax gate.
 
@@ -83,6 +84,8 @@ class MEGAN(MultiGeneratorGame):
         seed: seed of the game's noise.
         name: model name.
     """
+
+    network_args = ("experts", "discriminator", "gate")
 
     def __init__(
         self,
@@ -109,6 +112,7 @@ class MEGAN(MultiGeneratorGame):
         self.generator = None
         self.generators = None
         self.samples_per_generator = None
+        self.same_noise = False
         self.num_generators = n
         self.latent_dim = int(experts.inputs[0].shape[-1])
         self._data_shape = tuple(experts.outputs[0].shape[2:])
@@ -135,6 +139,18 @@ class MEGAN(MultiGeneratorGame):
         self.min_temperature = float(min_temperature)
         if not self.min_temperature > 0:
             raise ValueError("min_temperature must be > 0 (tau divides the logits).")
+
+    def game_config(self):
+        return {
+            "lam": self.lam,
+            "loss": self.loss.name,
+            "gradient_penalty": self.gradient_penalty,
+            "label_smoothing": self.loss.label_smoothing,
+            "d_steps": self.d_steps,
+            "initial_temperature": self.initial_temperature,
+            "temperature_decay": self.temperature_decay,
+            "min_temperature": self.min_temperature,
+        }
 
     def compile(self, d_optimizer, g_optimizer, gate_optimizer=None, **kwargs):
         """Args: optimizers of D, the experts, and the gate (default: a clone
@@ -235,6 +251,7 @@ class MEGAN(MultiGeneratorGame):
 
     def gate_logits(self, z):
         """The gate's logits l for a batch of z (inference mode)."""
+        z = ops.convert_to_tensor(z, "float32")
         _, features = self.experts(z, training=False)
         return self.gate([z, features], training=False)
 
@@ -252,7 +269,7 @@ class MEGAN(MultiGeneratorGame):
         logits = self.gate([z, features])
         choice = GumbelChoice(self.num_generators, seed=self.seed, name="choice")(logits, index)
         x = SelectGenerator(axis=1, name="select")([samples, choice])
-        return keras.Model({"z": z, SAMPLER_INDEX: index}, x, name=f"{self.name}_sampler")
+        return keras.Model([z, index], x, name=f"{self.name}_sampler")
 
     def call(self, z, training=False):
         samples, features = self.experts(z, training=training)

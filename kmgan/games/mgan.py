@@ -10,7 +10,10 @@ The game (paper eq. 2, general JSD, mixture weights pi_k = 1/K):
     min_{G,C} max_D  J = E_data[log D(x)] + E_model[log(1 - D(x))]
                          - beta * (1/K) sum_k E_{x ~ G_k}[log C_k(x)]
 
-with p_model = (1/K) sum_k p_Gk and C_k(x) = softmax(C(x))_k. Variants:
+with p_model = (1/K) sum_k p_Gk and C_k(x) = softmax(C(x))_k (the ICLR
+version writes sum_k pi_k E_{G_k}[log C_k] with mixture weights pi_k; they
+are uniform here and in its experiments). Variants (from the extract's
+equations 3 and 4, the "MGGAN" preprint):
 
 - "one_vs_all" (eq. 3; K sigmoid classifiers C_k):
       - beta * sum_k ( E_{G_k}[log C_k(x)] + E_{G_-k}[log(1 - C_k(x))] ),
@@ -34,11 +37,22 @@ log(1 - D(G(z))); "minimax" gives eq. 2 exactly). Paper defaults: Adam
 2e-4 with beta_1 = 0.5 for every player, batch 64, N(0, 0.02) init,
 beta = 0.1 on CIFAR-10 (1.0 on STL-10).
 
+Where the authors' TensorFlow code (qhoangdl/MGAN) differs from the
+equation, an option reproduces it: its D/C step minimises L_D + L_C
+(`classifier_weight=1.0`; by default the weight is beta, as in eq. 2), it
+feeds all K generators the same z (`same_noise=True`) and draws 32 fakes per
+generator against 64 real examples (`samples_per_generator=32`). Its first
+layer also has a batch norm per generator (with offset); ours shares the
+batch norms across generators, all with the offset fixed at zero, which is
+the paper's stated rationale (ReLU gates open for the top half of a batch
+"across all locations and generators").
+
 For GAM battles the MGAN's discriminator is D: P(real | x) = sigmoid(D(x)).
 """
 
 import itertools
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -92,6 +106,33 @@ def classifier_loss(c_logits, assignment, variant="general"):
     return ops.sum(pos * first) + ops.sum(neg * second)
 
 
+def mgan_losses(d_real, d_fake, c_fake, assignment, beta=0.1, variant="general",
+                loss="non_saturating"):
+    """The three players' losses on fixed network outputs.
+
+    Args:
+        d_real: D logits on real data.
+        d_fake: D logits on the fakes.
+        c_fake: C logits on the fakes.
+        assignment: (batch, K) one-hot generator of each fake.
+        beta: diversity weight.
+        variant: classifier variant.
+        loss: adversarial loss (name or `AdversarialLoss`).
+
+    Returns:
+        dict: `d_loss` = L_D(D(x), D(G(z))) (D maximises the GAN part of J,
+        i.e. minimises this); `c_loss` = L_C; `g_loss` = L_G(D(G(z))) +
+        beta * L_C. D and C together minimise d_loss + beta * c_loss.
+    """
+    loss = losses.get(loss)
+    c_loss = classifier_loss(c_fake, assignment, variant)
+    return {
+        "d_loss": loss.discriminator(d_real, d_fake),
+        "c_loss": c_loss,
+        "g_loss": loss.generator(d_fake) + beta * c_loss,
+    }
+
+
 def _pair_masks(k):
     pairs = list(itertools.combinations(range(k), 2))
     first = np.zeros((k, len(pairs)), "float32")
@@ -107,6 +148,7 @@ def classifier_pairs(num_generators):
     return list(itertools.combinations(range(num_generators), 2))
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class MGAN(MultiGeneratorGame):
     """Mixture of K generators against a discriminator and a classifier.
 
@@ -123,7 +165,13 @@ class MGAN(MultiGeneratorGame):
         label_smoothing: one-sided smoothing of D's real target.
         d_steps: D/C steps per generator step.
         samples_per_generator: fakes per generator per round (default
-            ceil(batch / K)).
+            ceil(batch / K); the authors' code uses 32 per generator against
+            64 real examples).
+        same_noise: the same z for every generator in a round (the authors'
+            code); default fresh z per generator.
+        classifier_weight: weight of L_C in the D/C step; None gives beta
+            (eq. 2: C minimises beta * L_C); the authors' code uses 1.0 here
+            (its D/C loss is L_D + L_C) and beta only in G's loss.
         classifier_layer: name of the classifier head layer (its variables
             are the classifier player's; every other variable of
             `discriminator` is the discriminator's). Falls back to the
@@ -133,6 +181,7 @@ class MGAN(MultiGeneratorGame):
     """
 
     log_names = ("d_loss", "c_loss", "g_loss")
+    network_args = ("generator", "discriminator")
 
     def __init__(
         self,
@@ -144,12 +193,14 @@ class MGAN(MultiGeneratorGame):
         label_smoothing=0.0,
         d_steps=1,
         samples_per_generator=None,
+        same_noise=False,
+        classifier_weight=None,
         classifier_layer="classifier",
         seed=None,
         name="mgan",
     ):
         super().__init__(generator, samples_per_generator=samples_per_generator,
-                         seed=seed, name=name)
+                         same_noise=same_noise, seed=seed, name=name)
         if variant not in MGAN_VARIANTS:
             raise ValueError(f"variant must be one of {MGAN_VARIANTS}, got {variant!r}.")
         if beta < 0:
@@ -162,8 +213,22 @@ class MGAN(MultiGeneratorGame):
         self.discriminator = discriminator
         self.classifier_head = _classifier_head(discriminator, classifier_layer)
         self.beta = float(beta)
+        self.classifier_weight = None if classifier_weight is None else float(classifier_weight)
         self.loss = losses.get(loss, label_smoothing)
         self.d_steps = int(d_steps)
+
+    def game_config(self):
+        return {
+            "beta": self.beta,
+            "variant": self.variant,
+            "loss": self.loss.name,
+            "label_smoothing": self.loss.label_smoothing,
+            "d_steps": self.d_steps,
+            "samples_per_generator": self.samples_per_generator,
+            "same_noise": self.same_noise,
+            "classifier_weight": self.classifier_weight,
+            "classifier_layer": self.classifier_head.name,
+        }
 
     def compile(self, d_optimizer, g_optimizer, c_optimizer=None, **kwargs):
         """Args: optimizers of D (trunk and D head), the generators, and C's
@@ -189,32 +254,31 @@ class MGAN(MultiGeneratorGame):
     def play(self, data):
         real = real_data(data)
         per_gen = self.block_size(ops.shape(real)[0])
-        total = self.num_generators * per_gen
         D = self.discriminator
+        c_weight = self.beta if self.classifier_weight is None else self.classifier_weight
 
         for _ in range(self.d_steps):
-            z = self.sample_z(total)
+            z = self.block_noise(per_gen)
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
             fake = ops.stop_gradient(fake)
 
             def d_and_c_loss():
                 d_real, _ = D(real, training=True)
                 d_fake, c_fake = D(fake, training=True)
-                d_loss = self.loss.discriminator(d_real, d_fake)
-                c_loss = classifier_loss(c_fake, assignment, self.variant)
-                return d_loss + self.beta * c_loss, (d_loss, c_loss)
+                terms = mgan_losses(d_real, d_fake, c_fake, assignment, self.beta,
+                                    self.variant, self.loss)
+                d_loss, c_loss = terms["d_loss"], terms["c_loss"]
+                return d_loss + c_weight * c_loss, (d_loss, c_loss)
 
             _, (d_loss, c_loss) = self.minimize(["discriminator", "classifier"], d_and_c_loss)
 
-        z = self.sample_z(total)
+        z = self.block_noise(per_gen)
 
         def generator_loss():
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
             d_fake, c_fake = D(fake, training=True)
-            return (
-                self.loss.generator(d_fake)
-                + self.beta * classifier_loss(c_fake, assignment, self.variant)
-            )
+            c_loss = classifier_loss(c_fake, assignment, self.variant)
+            return self.loss.generator(d_fake) + self.beta * c_loss
 
         g_loss = self.minimize("generator", generator_loss)
         return {"d_loss": d_loss, "c_loss": c_loss, "g_loss": g_loss}
@@ -231,8 +295,6 @@ class MGAN(MultiGeneratorGame):
 
 
 def _check_discriminator(discriminator, data_shape, m):
-    import keras
-
     if not isinstance(discriminator, keras.Model):
         raise TypeError(f"The discriminator must be a keras.Model, got {type(discriminator)}.")
     in_shape = tuple(discriminator.inputs[0].shape[1:])

@@ -15,15 +15,15 @@ so the mixture is exactly uniform over generators and each generator's
 expectation E_{x ~ p_Gk} is the mean over its block.
 
 `export_sampler()` returns one `.keras`-ready model with inputs
-`{"z": (latent_dim,), "generator": () int32, optional}`: an index in
-[0, K) draws from that expert, -1 or `None` from the mixture as the game
-samples it (uniform here; gated for MEGAN):
+`[z (latent_dim,), generator () int32, optional]`: an index in [0, K)
+draws from that expert, -1 (or `None` for the whole batch) from the
+mixture as the game samples it (uniform here; gated for MEGAN):
 
     sampler = game.export_sampler()
     sampler.save("experts.keras")
     sampler = keras.saving.load_model("experts.keras")   # after import kmgan
-    x = sampler.predict({"z": z, "generator": None})      # the mixture
-    x3 = sampler.predict({"z": z, "generator": np.full(len(z), 3)})  # expert 3
+    x = sampler.predict([z, None])                        # the mixture
+    x3 = sampler.predict([z, np.full(len(z), 3, "int32")])  # expert 3
 """
 
 import keras
@@ -33,6 +33,7 @@ from keras import ops
 
 from kmgan.engine import GameModel
 from kmgan.games.base import GeneratorGame
+from kmgan.nets.multi import GumbelChoice
 from kmgan.nets.multi import SelectGenerator
 from kmgan.nets.multi import UniformChoice
 
@@ -48,11 +49,14 @@ class MultiGeneratorGame(GameModel):
             x`, or a list of K `keras.Model`s z -> x.
         samples_per_generator: fakes per generator in a round; None gives
             ceil(batch / K) (a fake batch at least as large as the real one).
+        same_noise: feed every generator the same z in a round (block k of
+            the noise is block 0), as the MGAN authors' code does
+            (`same_input=True`); the default draws fresh z per block.
         log_names, seed, name: see `GameModel`.
     """
 
-    def __init__(self, generator, samples_per_generator=None, log_names=None,
-                 seed=None, name=None):
+    def __init__(self, generator, samples_per_generator=None, same_noise=False,
+                 log_names=None, seed=None, name=None):
         super().__init__(log_names=log_names, seed=seed, name=name)
         if isinstance(generator, (list, tuple)):
             generators = list(generator)
@@ -88,6 +92,24 @@ class MultiGeneratorGame(GameModel):
         self.samples_per_generator = (
             None if samples_per_generator is None else int(samples_per_generator)
         )
+        self.same_noise = bool(same_noise)
+
+    # ---------------------------------------------------------------- saving
+    # A whole game saves to `.keras` like GAN and GMAN: its networks are
+    # serialized inside its config (see `GeneratorGame.get_config`).
+    network_args = ("generator",)
+
+    def get_config(self):
+        config = GeneratorGame.get_config(self)
+        if getattr(self, "generators", None) is not None:
+            config["generator"] = [
+                keras.saving.serialize_keras_object(g) for g in self.generators
+            ]
+        return config
+
+    from_config = classmethod(GeneratorGame.from_config.__func__)
+    game_config = GeneratorGame.game_config
+    get_compile_config = GeneratorGame.get_compile_config
 
     # --------------------------------------------------------------- players
     @property
@@ -110,6 +132,13 @@ class MultiGeneratorGame(GameModel):
             return self.samples_per_generator
         k = self.num_generators
         return (batch_size + k - 1) // k
+
+    def block_noise(self, per_generator):
+        """z for a fake batch of K blocks (the same block K times with
+        `same_noise`)."""
+        if self.same_noise:
+            return ops.tile(self.sample_z(per_generator), (self.num_generators, 1))
+        return self.sample_z(self.num_generators * per_generator)
 
     def block_assignment(self, per_generator):
         """(K * per_generator, K) one-hot: block k of the fakes is G_k's."""
@@ -142,9 +171,9 @@ class MultiGeneratorGame(GameModel):
     def export_sampler(self):
         """The game's sampler: one `keras.Model` for `.keras` files.
 
-        Inputs `{"z": (latent_dim,), "generator": () int32, optional}`;
-        index in [0, K) samples that expert, -1 or None the mixture (uniform
-        over generators). Output: samples of `data_shape`. The sampler
+        Inputs `[z (latent_dim,), generator () int32, optional]`; index in
+        [0, K) samples that expert, -1 (or None for the batch) the mixture
+        (uniform over generators). Output: samples of `data_shape`. The sampler
         shares the game's generator layers (it is built once and cached).
         """
         sampler = self.__dict__.get("_sampler_cache")
@@ -170,7 +199,7 @@ class MultiGeneratorGame(GameModel):
                 self.generators[0](z)
             )
             x = SelectGenerator(axis=1, name="select")([stacked, choice])
-        return keras.Model({"z": z, SAMPLER_INDEX: index}, x, name=f"{self.name}_sampler")
+        return keras.Model([z, index], x, name=f"{self.name}_sampler")
 
     def _mixture_index(self, num):
         """Generator indices `generate` uses for the mixture: i mod K
@@ -195,8 +224,9 @@ class MultiGeneratorGame(GameModel):
                 raise ValueError(
                     f"Generator index {index.max()} out of range for K={self.num_generators}."
                 )
-        inputs = {"z": z, SAMPLER_INDEX: None if index is None else index}
-        return self.export_sampler().predict(inputs, batch_size=batch_size, verbose=0)
+        if index is None:  # the sampler's own mixture draw
+            index = np.full((len(z),), -1, "int32")
+        return self.export_sampler().predict([z, index], batch_size=batch_size, verbose=0)
 
     def sample(self, num_samples, seed=None, batch_size=256, generator=None):
         """Draws `num_samples` samples from fresh N(0, I) noise.
@@ -249,8 +279,8 @@ class MultiGeneratorGame(GameModel):
 
 def sampler_num_generators(sampler):
     """K of a sampler exported by a multi-generator game (or loaded back)."""
-    for layer in sampler._flatten_layers(include_self=False, recursive=True):
-        if hasattr(layer, "num_generators") and hasattr(layer, "seed_generator"):
+    for layer in sampler.layers:
+        if isinstance(layer, (UniformChoice, GumbelChoice)):
             return int(layer.num_generators)
     raise ValueError(f"{sampler.name} is not a multi-generator sampler.")
 
@@ -276,11 +306,11 @@ def expert_grid(sampler, num_per_generator=8, seed=0, latent_dim=None, batch_siz
         return per.reshape((-1,) + per.shape[2:]), sampler.num_generators
     k = sampler_num_generators(sampler)
     if latent_dim is None:
-        latent_dim = int(sampler.input["z"].shape[-1])
+        latent_dim = int(sampler.inputs[0].shape[-1])
     z = np.random.default_rng(seed).standard_normal((num_per_generator, latent_dim))
     z = np.tile(z.astype("float32"), (k, 1))
     index = np.repeat(np.arange(k, dtype="int32"), num_per_generator)
-    out = sampler.predict({"z": z, SAMPLER_INDEX: index}, batch_size=batch_size, verbose=0)
+    out = sampler.predict([z, index], batch_size=batch_size, verbose=0)
     return out, k
 
 

@@ -1,4 +1,4 @@
-"""Evaluation: GAM battles, mode coverage, IS / FID, MS-SSIM."""
+"""Evaluation: GAM battles, mode coverage, specialization, IS / FID, MS-SSIM."""
 
 from kmgan.metrics.gam import BattleResult
 from kmgan.metrics.gam import battle
@@ -12,3 +12,5 @@ from kmgan.metrics.inception import inception_score
 from kmgan.metrics.inception import real_statistics
 from kmgan.metrics.ssim import ms_ssim
 from kmgan.metrics.ssim import ms_ssim_diversity
+from kmgan.metrics.specialization import specialization_report
+from kmgan.metrics.stacked_mnist import stacked_mnist_coverage

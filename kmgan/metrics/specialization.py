@@ -175,9 +175,10 @@ def class_specialization(samples_per_generator, classifier, num_classes=10, clas
         if isinstance(classifier, keras.Model):
             scores = classifier.predict(s, batch_size=batch_size, verbose=0)
         else:
-            scores = np.concatenate(
-                [np.asarray(classifier(s[i : i + batch_size])) for i in range(0, len(s), batch_size)]
-            )
+            scores = np.concatenate([
+                np.asarray(classifier(s[i : i + batch_size]))
+                for i in range(0, len(s), batch_size)
+            ])
         labels = np.asarray(scores).reshape(len(s), -1).argmax(axis=-1)
         counts[k] = np.bincount(labels, minlength=num_classes)[:num_classes]
     names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]

@@ -104,7 +104,7 @@ def mnist_classifier(name="mnist_classifier", seed=None):
 
 
 def train_mnist_classifier(images, labels, epochs=5, batch_size=128, validation=None,
-                           seed=0, verbose=0):
+                           seed=0, verbose=0, model=None):
     """Trains `mnist_classifier` on MNIST digits (the recipe step).
 
     Args:
@@ -113,13 +113,16 @@ def train_mnist_classifier(images, labels, epochs=5, batch_size=128, validation=
         validation: optional (images, labels) to report accuracy on.
         seed: initializer seed.
         verbose: Keras verbosity.
+        model: the classifier to train (28x28x1 in [-1, 1] -> 10 logits);
+            default `mnist_classifier(seed=seed)`.
 
     Returns:
         `(classifier, accuracy)`: the trained model (save it with
         `.save("mnist_classifier.keras")`) and its accuracy on `validation`
         (None without validation data).
     """
-    model = mnist_classifier(seed=seed)
+    if model is None:
+        model = mnist_classifier(seed=seed)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

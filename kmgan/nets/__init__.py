@@ -23,10 +23,36 @@ from kmgan.nets.layers import image_shape_of
 from kmgan.nets.layers import latent_dim_of
 from kmgan.nets.mlp import mlp_discriminator
 from kmgan.nets.mlp import mlp_generator
+from kmgan.nets.megan import megan_experts
+from kmgan.nets.megan import megan_gate
+from kmgan.nets.megan import megan_mlp_experts
+from kmgan.nets.multi import madgan_discriminator
+from kmgan.nets.multi import madgan_generator
+from kmgan.nets.multi import madgan_mlp_discriminator
+from kmgan.nets.multi import madgan_mlp_generator
+from kmgan.nets.multi import mgan_discriminator
+from kmgan.nets.multi import mgan_generator
+from kmgan.nets.multi import mgan_mlp_discriminator
+from kmgan.nets.multi import mgan_mlp_generator
+from kmgan.nets.multi import multi_dcgan_generator
+from kmgan.nets.multi import multi_mlp_generator
 from kmgan.nets.varied import varied_discriminator_configs
 from kmgan.nets.varied import varied_discriminators
 
 __all__ = [
+    "madgan_discriminator",
+    "madgan_generator",
+    "madgan_mlp_discriminator",
+    "madgan_mlp_generator",
+    "megan_experts",
+    "megan_gate",
+    "megan_mlp_experts",
+    "mgan_discriminator",
+    "mgan_generator",
+    "mgan_mlp_discriminator",
+    "mgan_mlp_generator",
+    "multi_dcgan_generator",
+    "multi_mlp_generator",
     "conv_fc_discriminator",
     "conv_fc_generator",
     "dcgan_discriminator",

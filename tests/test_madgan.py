@@ -1,0 +1,132 @@
+"""MAD-GAN: (K+1)-way targets and objectives, sharing, training, ring coverage."""
+
+import keras
+import numpy as np
+import pytest
+
+from kmgan.games.madgan import MADGAN
+from kmgan.games.madgan import discriminator_loss
+from kmgan.games.madgan import discriminator_targets
+from kmgan.games.madgan import generator_loss
+from kmgan.nets import multi
+from tests.test_mgan import assert_every_player_advances
+from tests.test_mgan import ring_coverage_before_after
+from tests.test_mgan import value
+
+K = 3
+LATENT = 4
+
+
+def _log_softmax(x):
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def _fixed_logits(n_per=2, seed=0):
+    rng = np.random.default_rng(seed)
+    assignment = np.repeat(np.eye(K, dtype="float32"), n_per, axis=0)
+    real = rng.normal(size=(4, K + 1)).astype("float32")
+    fake = rng.normal(size=(K * n_per, K + 1)).astype("float32")
+    return real, fake, assignment
+
+
+def test_discriminator_targets():
+    _, _, a = _fixed_logits()
+    fake_targets = value(discriminator_targets(K, a))
+    assert fake_targets.shape == (K * 2, K + 1)
+    np.testing.assert_array_equal(fake_targets.argmax(1), a.argmax(1))  # "made by G_k"
+    np.testing.assert_array_equal(fake_targets[:, K], 0)
+    real_targets = value(discriminator_targets(K, batch_size=4))
+    np.testing.assert_array_equal(real_targets, np.eye(K + 1)[[K] * 4])  # "real" = class K
+
+
+def test_discriminator_objective_on_fixed_logits():
+    real, fake, a = _fixed_logits()
+    labels = a.argmax(1)
+    # max_D E_data log D_K(x) + sum_k E_{G_k} log D_k(x), as a loss:
+    want = -_log_softmax(real)[:, K].mean() - sum(
+        _log_softmax(fake)[labels == k, k].mean() for k in range(K)
+    )
+    np.testing.assert_allclose(float(value(discriminator_loss(real, fake, a))), want, rtol=1e-5)
+
+
+def test_generator_objective_on_fixed_logits():
+    _, fake, a = _fixed_logits(seed=1)
+    labels = a.argmax(1)
+    p_real = np.exp(_log_softmax(fake))[:, K]
+    ns = -sum(np.log(p_real[labels == k]).mean() for k in range(K))
+    mm = sum(np.log(1 - p_real[labels == k]).mean() for k in range(K))
+    np.testing.assert_allclose(float(value(generator_loss(fake, a))), ns, rtol=1e-5)
+    np.testing.assert_allclose(float(value(generator_loss(fake, a, "minimax"))), mm, rtol=1e-5)
+    # Generator k's gradient comes from its own samples only: its term does
+    # not change when another generator's samples do.
+    moved = fake.copy()
+    moved[labels == 0] += 1.0
+    per_k = lambda f, k: -np.log(np.exp(_log_softmax(f))[labels == k, K]).mean()  # noqa: E731
+    assert per_k(moved, 1) == per_k(fake, 1)
+
+
+def test_generators_share_all_but_their_last_layer():
+    g = multi.madgan_generator(K, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4)
+    heads = g.get_layer("image_logits")
+    assert heads.kernel.shape[2] == K * 1  # K output layers in one conv: K * C filters
+    assert g.get_layer("project").kernel.shape == (LATENT, 7 * 7 * 8)  # shared
+    z = np.repeat(np.random.default_rng(0).normal(size=(1, LATENT)), K, 0).astype("float32")
+    eye = np.eye(K, dtype="float32")
+    before = value(g([z, eye], training=False))
+    kernel = value(heads.kernel)
+    kernel[:, :, 2, :] += 0.5  # generator 2's output filter (kernel: h, w, out, in)
+    heads.kernel.assign(kernel)
+    after = value(g([z, eye], training=False))
+    np.testing.assert_allclose(after[:2], before[:2], atol=1e-6)
+    assert not np.allclose(after[2], before[2])
+
+
+def test_every_optimizer_advances_under_fit():
+    g = multi.madgan_mlp_generator(K, latent_dim=LATENT, hidden_units=(16, 16), seed=0)
+    d = multi.madgan_mlp_discriminator(K, hidden_units=(16,), seed=1)
+    model = MADGAN(g, d, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    steps, batch = 4, 9
+    x = np.random.default_rng(0).normal(size=(steps * batch, 2)).astype("float32")
+    assert_every_player_advances(model, x, steps, batch)
+    probs = value(model.attribute(x[:5]))
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(model.discriminate(x[:5]), probs[:, K], rtol=1e-5)
+
+
+def test_unshared_all_builds_independent_generators():
+    g = multi.multi_mlp_generator(K, latent_dim=LATENT, hidden_units=(8,), unshared="all")
+    assert all(v.shape[0] == K for v in g.trainable_variables)  # every layer K-fold
+    z = np.repeat(np.random.default_rng(0).normal(size=(1, LATENT)), K, 0).astype("float32")
+    out = value(g([z, np.eye(K, dtype="float32")], training=False))
+    assert not np.allclose(out[0], out[1]) and not np.allclose(out[1], out[2])
+
+
+def test_independent_generators_train():
+    g = [keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(8, activation="relu"),
+                           keras.layers.Dense(2)], name=f"g{i}") for i in range(K)]
+    model = MADGAN(g, multi.madgan_mlp_discriminator(K, hidden_units=(8,)), loss="minimax", seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    x = np.random.default_rng(0).normal(size=(24, 2)).astype("float32")
+    before = [value(v).copy() for v in model.generator_variables()]
+    history = model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"]).all()
+    moved = [not np.allclose(b, value(v)) for b, v in zip(before, model.generator_variables())]
+    assert all(moved)
+
+
+def test_construction_errors():
+    g = multi.madgan_mlp_generator(K, latent_dim=LATENT, hidden_units=(8,))
+    with pytest.raises(ValueError, match="K\\+1"):
+        MADGAN(g, multi.madgan_mlp_discriminator(K + 1, hidden_units=(8,)))
+    with pytest.raises(ValueError, match="loss"):
+        MADGAN(g, multi.madgan_mlp_discriminator(K, hidden_units=(8,)), loss="hinge")
+
+
+def test_ring_of_8_coverage_improves_with_4_generators():
+    g = multi.madgan_mlp_generator(4, latent_dim=8, hidden_units=(128, 128), seed=1)
+    d = multi.madgan_mlp_discriminator(4, hidden_units=(128, 128), seed=2)
+    before, after = ring_coverage_before_after(MADGAN(g, d, seed=0), steps=1000)
+    assert after["modes_covered"] > before, (before, after["modes_covered"])
+    assert after["modes_covered"] >= 3
