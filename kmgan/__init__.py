@@ -1,6 +1,7 @@
 """kmgan: multi-player GAN games for Keras 3 (TensorFlow and JAX)."""
 
 from kmgan import engine
+from kmgan import evaluators
 from kmgan import games
 from kmgan import losses
 from kmgan import metrics
@@ -8,6 +9,9 @@ from kmgan import nets
 from kmgan import data
 from kmgan import callbacks
 from kmgan.games import GAN
+from kmgan.games import ConditionalGAN
+from kmgan.games import ControlGAN
+from kmgan.games import ScoreGAN
 from kmgan.games import GMAN
 from kmgan.games import MADGAN
 from kmgan.games import MEGAN

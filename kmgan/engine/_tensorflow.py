@@ -11,9 +11,12 @@ def minimize(model, loss_fn, players):
     variables = model._variables_of(players)
     with tf.GradientTape() as tape:
         loss, aux = _split(loss_fn())
-    grads = tape.gradient(
-        loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO
-    )
+    grads = tape.gradient(loss, variables)
+    # A variable the loss does not reach gets a zero gradient, as on JAX.
+    grads = [
+        tf.zeros(v.shape, v.dtype) if g is None else g
+        for g, v in zip(grads, variables)
+    ]
     model._apply_player_gradients(players, grads)
     return loss, aux
 

@@ -1,5 +1,7 @@
 """`GameModel`: the base class of every kmgan game."""
 
+import types
+
 import keras
 import numpy as np
 from keras import ops
@@ -118,7 +120,11 @@ class GameModel(keras.Model):
             {p: optimizers[p] for p in player_variables}
         )
         container.set_player_variables(player_variables)
-        self._player_variables = player_variables
+        # A read-only mapping: Keras would track a dict of variables as the
+        # game's own state (and save and carry every weight twice).
+        self._player_variables = types.MappingProxyType(
+            {p: tuple(vs) for p, vs in player_variables.items()}
+        )
         super().compile(
             optimizer=container,
             jit_compile=jit_compile,
@@ -157,7 +163,7 @@ class GameModel(keras.Model):
             variables = self._player_variables[player]
             stop = start + len(variables)
             if variables:
-                self.optimizer[player].apply(list(grads[start:stop]), variables)
+                self.optimizer[player].apply(list(grads[start:stop]), list(variables))
             start = stop
 
     # ------------------------------------------------------------- saving

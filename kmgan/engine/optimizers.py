@@ -9,6 +9,8 @@ player's optimizer state, so the trainer carries all of it, and saving the
 model (or `BackupAndRestore`) writes all of it.
 """
 
+import types
+
 import keras
 
 
@@ -67,9 +69,10 @@ class PlayerOptimizers(keras.optimizers.Optimizer):
         missing = set(self.player_names) - set(player_variables)
         if missing:
             raise ValueError(f"No variables given for players {sorted(missing)}.")
-        self._player_variables = {
-            n: list(player_variables[n]) for n in self.player_names
-        }
+        # Not a dict: the optimizer would track the players' weights as its own.
+        self._player_variables = types.MappingProxyType(
+            {n: tuple(player_variables[n]) for n in self.player_names}
+        )
 
     def build(self, var_list):
         if self.built:
@@ -81,7 +84,7 @@ class PlayerOptimizers(keras.optimizers.Optimizer):
             )
         for player, opt in zip(self.player_names, self.player_optimizers):
             if not opt.built:
-                opt.build(self._player_variables[player])
+                opt.build(list(self._player_variables[player]))
         super().build(var_list)
 
     @property

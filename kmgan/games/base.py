@@ -34,8 +34,13 @@ class GeneratorGame(GameModel):
     def get_config(self):
         config = {"name": self.name, "seed": self.seed}
         config.update(self.game_config())
+        guidance = getattr(self, "evaluator", None)
+        if guidance is not None:
+            config.update(score_weight=guidance.weight, score_cap=guidance.cap)
         for arg in self.network_args:
             value = getattr(self, arg)
+            if value is not None and arg == "evaluator":
+                value = value.evaluator  # the frozen model inside the guidance
             if isinstance(value, (list, tuple)):
                 config[arg] = [keras.saving.serialize_keras_object(m) for m in value]
             else:
@@ -46,7 +51,9 @@ class GeneratorGame(GameModel):
     def from_config(cls, config):
         config = dict(config)
         for arg in cls.network_args:
-            value = config[arg]
+            value = config.get(arg)
+            if value is None:
+                continue
             if isinstance(value, list):
                 config[arg] = [keras.saving.deserialize_keras_object(m) for m in value]
             else:

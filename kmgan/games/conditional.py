@@ -113,7 +113,8 @@ class ConditionalGame(GeneratorGame):
 
     # -------------------------------------------------------------- players
     def _pair(self, first, labels, first_index, label_rank):
-        labels = ops.cast(labels, "int32")
+        first = ops.convert_to_tensor(first)
+        labels = ops.cast(ops.convert_to_tensor(labels), "int32")
         labels = ops.reshape(labels, (-1,) if label_rank == 1 else (-1, 1))
         return [first, labels] if first_index == 0 else [labels, first]
 
@@ -152,8 +153,8 @@ class ConditionalGame(GeneratorGame):
         return self.generate_batch(z, labels, training=training)
 
     def _label_array(self, labels, n):
-        if labels is None:
-            raise ValueError("Pass the labels to condition on.")
+        if labels is None:  # cycle through the classes (a sample grid)
+            labels = np.arange(n) % self.num_classes
         labels = np.asarray(labels)
         if labels.ndim == 0:
             labels = np.full((n,), int(labels))
@@ -171,7 +172,9 @@ class ConditionalGame(GeneratorGame):
 
         Args:
             z: noise (n, latent_dim).
-            labels: n class indices, or one index for all samples.
+            labels: n class indices, one index for all samples, or None for
+                classes cycling 0, 1, ..., num_classes - 1 (what
+                `kmgan.callbacks.SampleGrid` gets).
             batch_size: inference batch size.
         """
         z = np.asarray(z, "float32")
@@ -200,10 +203,7 @@ class ConditionalGame(GeneratorGame):
             n = int(z_or_num_samples)
             z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         else:
-            z = np.asarray(z_or_num_samples, "float32")
-            n = z.shape[0]
-        if labels is None:
-            labels = np.arange(n) % self.num_classes
+            z = z_or_num_samples
         return self.generate(z, labels, batch_size=batch_size)
 
     # ---------------------------------------------------------- data checks
@@ -249,6 +249,7 @@ def _first_labels(x, y):
     return None
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class ConditionalGAN(ConditionalGame):
     """Conditional GAN: G(z, y) against D(x, y) (Mirza & Osindero 2014).
 
@@ -267,6 +268,7 @@ class ConditionalGAN(ConditionalGame):
     """
 
     log_names = ("d_loss", "g_loss")
+    network_args = ("generator", "discriminator")
 
     def __init__(
         self,
@@ -300,6 +302,15 @@ class ConditionalGAN(ConditionalGame):
         self._d_label_rank = len(discriminator.inputs[label_index].shape)
         self.loss = losses.get(loss, label_smoothing)
         self.d_steps = int(d_steps)
+
+    def game_config(self):
+        return {
+            "num_classes": self.num_classes,
+            "loss": self.loss.name,
+            "label_smoothing": self.loss.label_smoothing,
+            "d_steps": self.d_steps,
+            "fake_labels": self.fake_labels,
+        }
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         """Args: one optimizer per player; kwargs as `GameModel.compile`."""

@@ -169,6 +169,7 @@ def classification_loss(labels, logits):
     )
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class ControlGAN(ConditionalGame):
     """Conditional generator, unconditional discriminator, independent classifier.
 
@@ -179,7 +180,8 @@ class ControlGAN(ConditionalGame):
             (`kmgan.nets.sngan.sngan_discriminator`).
         classifier: `keras.Model` images -> class logits (num_classes,)
             (`kmgan.nets.sngan.sngan_classifier`).
-        num_classes: number of classes (None: read from the networks).
+        num_classes: number of classes (None: read from the generator's
+            label layers, else the classifier's output width).
         augmentation: "default" (`default_augmentation`), None (no
             augmentation), a Keras layer (preprocessing layers, keras_cv
             layers, a `keras.Sequential`) or a list of layers. Random layers
@@ -199,12 +201,14 @@ class ControlGAN(ConditionalGame):
         score_weight: delta, the evaluator term's weight (0.5).
         score_cap: the score's cap: "real", a float or None
             (see `EvaluatorGuidance`).
-        log_names: extra names (for subclasses).
+        log_names: names of extra logs a subclass's `play` returns.
         seed: seed of the game's noise (and of the default augmentation).
         name: model name.
     """
 
     log_names = ("d_loss", "gp", "c_loss", "g_loss", "g_adv", "g_class", "gamma")
+    # Saved inside the game's config (whole-game .keras files).
+    network_args = ("generator", "discriminator", "classifier", "augmentation", "evaluator")
 
     def __init__(
         self,
@@ -230,14 +234,18 @@ class ControlGAN(ConditionalGame):
         name="controlgan",
     ):
         guidance = EvaluatorGuidance.wrap(evaluator, weight=score_weight, cap=score_cap)
-        names = tuple(log_names or ControlGAN.log_names) + guidance_log_names(guidance)
-        num_classes = num_classes or infer_num_classes(generator)
+        names = ControlGAN.log_names + tuple(log_names or ()) + guidance_log_names(guidance)
+        _check_model(classifier, "classifier")
+        num_classes = (
+            num_classes
+            or infer_num_classes(generator)
+            or classifier.outputs[0].shape[-1]
+        )
         super().__init__(
             generator, num_classes=num_classes, fake_labels=fake_labels,
             log_names=names, seed=seed, name=name,
         )
         check_discriminator(discriminator, self.data_shape)
-        _check_model(classifier, "classifier")
         if tuple(classifier.inputs[0].shape[1:]) != tuple(self.data_shape):
             raise ValueError(
                 f"The classifier takes inputs of shape {tuple(classifier.inputs[0].shape[1:])} "
@@ -255,6 +263,15 @@ class ControlGAN(ConditionalGame):
             raise ValueError(f"Need 0 <= gamma_init <= gamma_max; got {gamma_init}, {gamma_max}.")
         if gp_weight < 0:
             raise ValueError(f"gp_weight must be >= 0, got {gp_weight}.")
+        if guidance is not None:
+            e_inputs = list(getattr(guidance.evaluator, "inputs", None) or [])
+            e_channels = e_inputs[0].shape[-1] if e_inputs else None
+            if e_channels is not None and e_channels != self.data_shape[-1]:
+                raise ValueError(
+                    f"The evaluator takes {e_channels}-channel images but the "
+                    f"generator makes {self.data_shape[-1]}-channel ones (for grey "
+                    "images use kmgan.evaluators.mobilenet_v2(channels=1))."
+                )
         self.discriminator = discriminator
         self.classifier = classifier
         self.augmentation = _augmentation(augmentation, self.data_shape, seed)
@@ -265,6 +282,7 @@ class ControlGAN(ConditionalGame):
         self.gamma_max = float(gamma_max)
         self.gamma_rate = float(gamma_rate)
         self.gamma_alpha = float(gamma_alpha)
+        self.gamma_init = float(gamma_init)
         self.evaluator = guidance
         self.gamma = self.add_weight(
             shape=(),
@@ -272,6 +290,45 @@ class ControlGAN(ConditionalGame):
             trainable=False,
             name="gamma",
         )
+
+    def game_config(self):
+        return {
+            "num_classes": self.num_classes,
+            "loss": self.loss.name,
+            "gp_weight": self.gp_weight,
+            "d_steps": self.d_steps,
+            "c_steps": self.c_steps,
+            "gamma_max": self.gamma_max,
+            "gamma_rate": self.gamma_rate,
+            "gamma_alpha": self.gamma_alpha,
+            "gamma_init": self.gamma_init,
+            "fake_labels": self.fake_labels,
+        }
+
+    # Whole-game saving keeps gamma_t by name, not by index. The augmentation's random state
+    # (which Keras does not save with preprocessing layers) is kept too, so a
+    # resumed game augments as the original would have.
+    def _augmentation_state(self):
+        if self.augmentation is None:
+            return []
+        return list(self.augmentation.non_trainable_variables)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["gamma"] = self.gamma
+        for i, v in enumerate(self._augmentation_state()):
+            store[f"augmentation_{i}"] = v
+
+    def load_own_variables(self, store):
+        keys = set(store.keys())
+        if "gamma" not in keys:
+            raise ValueError(f"{self.name}: the saved game state has no gamma_t.")
+        self.gamma.assign(store["gamma"])
+        if "noise_state" in keys:
+            self.seed_generator.state.assign(store["noise_state"])
+        for i, v in enumerate(self._augmentation_state()):
+            if f"augmentation_{i}" in keys:
+                v.assign(store[f"augmentation_{i}"])
 
     def compile(
         self,
@@ -358,10 +415,9 @@ class ControlGAN(ConditionalGame):
 
         g_loss, (g_adv, g_class, score_logs) = self.minimize("generator", generator_loss)
 
-        gamma = ops.convert_to_tensor(self.gamma) + self.gamma_rate * (
-            ops.stop_gradient(g_class) - self.gamma_alpha * c_loss_real
+        self.gamma.assign(
+            self.next_gamma(self.gamma, ops.stop_gradient(g_class), c_loss_real)
         )
-        self.gamma.assign(ops.clip(gamma, 0.0, self.gamma_max))
 
         logs = {
             "d_loss": d_loss,
@@ -374,6 +430,24 @@ class ControlGAN(ConditionalGame):
         }
         logs.update(score_logs)
         return logs
+
+    def next_gamma(self, gamma, fake_class_loss, real_class_loss):
+        """ControlGAN's update of the classification weight gamma_t.
+
+            gamma_{t+1} = clip(gamma_t + r * (L_C(fake) - alpha * L_C(real)), 0, gamma_max)
+
+        Args:
+            gamma: gamma_t.
+            fake_class_loss: the classifier's cross-entropy on G's batch.
+            real_class_loss: its cross-entropy on the real batch.
+
+        Returns:
+            gamma_{t+1}, a scalar tensor.
+        """
+        gamma = ops.convert_to_tensor(gamma) + self.gamma_rate * (
+            fake_class_loss - self.gamma_alpha * real_class_loss
+        )
+        return ops.clip(gamma, 0.0, self.gamma_max)
 
     def real_probability(self, x):
         """sigmoid of the (hinge-loss) discriminator's logit."""

@@ -13,6 +13,9 @@ import keras
 from keras import ops
 
 from kmgan import losses
+from kmgan.evaluators import EvaluatorGuidance
+from kmgan.evaluators import guidance_log_names
+from kmgan.evaluators import guided_loss
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
@@ -30,12 +33,18 @@ class GAN(GeneratorGame):
             labels"; 0.1 gives the target 0.9).
         d_steps: discriminator steps per generator step; each sees the
             round's real batch and fresh fakes.
+        evaluator: optional frozen scorer (e.g. `kmgan.evaluators.mobilenet_v2()`)
+            whose Inception-style score of the fakes, capped at the real
+            batch's, the generator also maximises (ScoreGAN's evaluator
+            player; see `kmgan.evaluators.EvaluatorGuidance`).
+        score_weight: delta, the weight of the evaluator's score.
+        score_cap: "real", a number, or None (see `EvaluatorGuidance`).
         seed: seed of the game's noise.
         name: model name.
     """
 
     log_names = ("d_loss", "g_loss")
-    network_args = ("generator", "discriminator")
+    network_args = ("generator", "discriminator", "evaluator")
 
     def __init__(
         self,
@@ -44,10 +53,20 @@ class GAN(GeneratorGame):
         loss="non_saturating",
         label_smoothing=0.0,
         d_steps=1,
+        evaluator=None,
+        score_weight=0.5,
+        score_cap="real",
         seed=None,
         name="gan",
     ):
-        super().__init__(generator, seed=seed, name=name)
+        guidance = EvaluatorGuidance.wrap(evaluator, weight=score_weight, cap=score_cap)
+        super().__init__(
+            generator,
+            log_names=type(self).log_names + guidance_log_names(guidance),
+            seed=seed,
+            name=name,
+        )
+        self.evaluator = guidance
         check_discriminator(discriminator, self.data_shape)
         if int(d_steps) < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
@@ -89,11 +108,14 @@ class GAN(GeneratorGame):
             )
 
         z = self.sample_z(batch_size)
-        g_loss = self.minimize(
-            "generator",
-            lambda: self.loss.generator(D(G(z, training=True), training=True)),
-        )
-        return {"d_loss": d_loss, "g_loss": g_loss}
+
+        def generator_loss():
+            fake = G(z, training=True)
+            loss = self.loss.generator(D(fake, training=True))
+            return guided_loss(self.evaluator, loss, fake, real)
+
+        g_loss, score_logs = self.minimize("generator", generator_loss)
+        return {"d_loss": d_loss, "g_loss": g_loss, **score_logs}
 
     def real_probability(self, x):
         return ops.sigmoid(ops.reshape(self.discriminator(x, training=False), (-1,)))

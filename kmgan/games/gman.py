@@ -31,6 +31,9 @@ import keras
 from keras import ops
 
 from kmgan import losses
+from kmgan.evaluators import EvaluatorGuidance
+from kmgan.evaluators import guidance_log_names
+from kmgan.evaluators import guided_loss
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
@@ -74,11 +77,15 @@ class GMAN(GeneratorGame):
         loss: name in `kmgan.losses.LOSSES` or an `AdversarialLoss`.
         label_smoothing: one-sided smoothing of the discriminators' real target.
         d_steps: discriminator steps per generator step.
+        evaluator: optional frozen scorer guiding the generator (ScoreGAN's
+            evaluator player; see `kmgan.evaluators.EvaluatorGuidance`).
+        score_weight: delta, the weight of the evaluator's score.
+        score_cap: "real", a number, or None.
         seed: seed of the game's noise.
         name: model name.
     """
 
-    network_args = ("generator", "discriminators")
+    network_args = ("generator", "discriminators", "evaluator")
 
     def __init__(
         self,
@@ -90,6 +97,9 @@ class GMAN(GeneratorGame):
         loss="non_saturating",
         label_smoothing=0.0,
         d_steps=1,
+        evaluator=None,
+        score_weight=0.5,
+        score_cap="real",
         seed=None,
         name="gman",
     ):
@@ -108,7 +118,10 @@ class GMAN(GeneratorGame):
         log_names = ["d_loss", "g_loss"] + [f"d_loss_{i}" for i in range(n)]
         if aggregator == "auto":
             log_names.append("lambda")
+        guidance = EvaluatorGuidance.wrap(evaluator, weight=score_weight, cap=score_cap)
+        log_names += list(guidance_log_names(guidance))
         super().__init__(generator, log_names=log_names, seed=seed, name=name)
+        self.evaluator = guidance
         for i, d in enumerate(discriminators):
             check_discriminator(d, self.data_shape, role=f"discriminator {i}")
         if len({id(d) for d in discriminators}) != n:
@@ -201,10 +214,10 @@ class GMAN(GeneratorGame):
             loss = aggregate(values, self.aggregator, lam)
             if self.aggregator == "auto":
                 loss = loss - self.lambda_penalty * lam
-            return loss
+            return guided_loss(self.evaluator, loss, fake, real)
 
-        g_loss = self.minimize("generator", generator_loss)
-        logs = {"d_loss": ops.mean(d_losses), "g_loss": g_loss}
+        g_loss, score_logs = self.minimize("generator", generator_loss)
+        logs = {"d_loss": ops.mean(d_losses), "g_loss": g_loss, **score_logs}
         logs.update({f"d_loss_{i}": d_losses[i] for i in range(self.num_discriminators)})
         if self.aggregator == "auto":
             logs["lambda"] = self.current_lambda()

@@ -50,9 +50,12 @@ gan.fit(kmgan.data.load("cifar10", batch_size=64), epochs=...)
 ```
 """
 
+import keras
+
 from kmgan.games.controlgan import ControlGAN
 
 
+@keras.saving.register_keras_serializable(package="kmgan")
 class ScoreGAN(ControlGAN):
     """ControlGAN whose generator is also guided by a frozen evaluator's score.
 

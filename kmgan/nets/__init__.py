@@ -14,6 +14,8 @@ logits of shape (batch, 1); the games' losses apply the sigmoid.
 * `latent_dim_of`, `image_shape_of`: read shapes back from built models.
 """
 
+from kmgan.nets.conditional import conditional_discriminator
+from kmgan.nets.conditional import conditional_generator
 from kmgan.nets.conv_fc import conv_fc_discriminator
 from kmgan.nets.conv_fc import conv_fc_generator
 from kmgan.nets.dcgan import dcgan_discriminator
@@ -36,10 +38,18 @@ from kmgan.nets.multi import mgan_mlp_discriminator
 from kmgan.nets.multi import mgan_mlp_generator
 from kmgan.nets.multi import multi_dcgan_generator
 from kmgan.nets.multi import multi_mlp_generator
+from kmgan.nets.sngan import sngan_classifier
+from kmgan.nets.sngan import sngan_discriminator
+from kmgan.nets.sngan import sngan_generator
 from kmgan.nets.varied import varied_discriminator_configs
 from kmgan.nets.varied import varied_discriminators
 
 __all__ = [
+    "conditional_discriminator",
+    "conditional_generator",
+    "sngan_classifier",
+    "sngan_discriminator",
+    "sngan_generator",
     "madgan_discriminator",
     "madgan_generator",
     "madgan_mlp_discriminator",

@@ -1,0 +1,398 @@
+"""`kmgan augment`: the generative data augmentation study from the command line.
+
+Train (or load from `.keras`) a conditional GAN and a MAD-GAN on the real
+training data, then train classifiers on real data with no augmentation, with
+traditional augmentation (geometric, photometric, noise) and with generated
+images mixed in, at several real fractions and generated ratios, and write
+the results table and plot (see `kmgan.augment.run_sweep`).
+
+    kmgan augment --data mnist --seeds 0 1 2 --epochs 10 --gan-epochs 20 --out runs/gda_mnist
+    kmgan augment --data ../shared/data/mnist_5k.npz --quick --out runs/gda_quick
+    kmgan augment --data cifar10 --cgan runs/cgan_g.keras --madgan runs/madgan_sampler.keras \\
+        --methods none geometric cgan madgan --real-fractions 0.1 --inception imagenet
+
+A `.keras` file given with `--cgan` / `--madgan` that exists is loaded (a
+conditional generator `(z, labels) -> x`, a MAD-GAN sampler
+`(z, generator_index) -> x` or a game); otherwise the model is trained here
+and saved there (default: `<out>/cgan_generator.keras`,
+`<out>/madgan_sampler.keras`). When a game cannot be imported, its method is
+skipped and the output says so.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+GENERATIVE = ("cgan", "madgan")
+TRADITIONAL = ("geometric", "photometric", "noise", "all")
+ALL_METHODS = ("none",) + TRADITIONAL + GENERATIVE
+DEFAULT_METHODS = ("none", "geometric", "photometric", "noise", "cgan", "madgan")
+_FLIP_BY_DATASET = {"mnist": False, "fashion_mnist": True, "cifar10": True}
+
+
+def add_arguments(parser):
+    """Adds the `kmgan augment` options to an argparse parser.
+
+    Args:
+        parser: an `argparse.ArgumentParser` (or a sub-command parser).
+
+    Returns:
+        The parser.
+    """
+    parser.add_argument("--data", required=True,
+                        help="tfds name (mnist, fashion_mnist, cifar10) or local .npz / folder")
+    parser.add_argument("--train-split", default="train")
+    parser.add_argument("--test-split", default="test")
+    parser.add_argument("--max-train", type=int, default=None, help="first N training images")
+    parser.add_argument("--max-test", type=int, default=None, help="first N test images")
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=ALL_METHODS)
+    parser.add_argument("--real-fractions", nargs="+", type=float, default=[1.0, 0.5, 0.1])
+    parser.add_argument("--generated-ratios", nargs="+", type=float, default=[0.0, 0.5, 1.0, 2.0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--epochs", type=int, default=10, help="classifier epochs")
+    parser.add_argument("--batch-size", type=int, default=64, help="classifier batch size")
+    parser.add_argument("--classifier", default="auto",
+                        choices=["auto", "mnist", "fashion_mnist", "cifar10"],
+                        help="which of the thesis's simple CNNs (auto: from the data)")
+    parser.add_argument("--allow-flip", default="auto", choices=["auto", "yes", "no"],
+                        help="horizontal flips in geometric augmentation (auto: off for "
+                             "grayscale/digits, on for Fashion-MNIST and RGB)")
+    parser.add_argument("--threshold", type=float, default=0.9,
+                        help="confidence threshold for labelling MAD-GAN samples")
+    parser.add_argument("--aux-augmentation", default="geometric", choices=list(TRADITIONAL),
+                        help="traditional augmentation of the auxiliary (labelling) classifier")
+    parser.add_argument("--aux-epochs", type=int, default=None)
+    parser.add_argument("--cgan", default=None, help=".keras conditional generator (load or save)")
+    parser.add_argument("--madgan", default=None, help=".keras MAD-GAN sampler (load or save)")
+    parser.add_argument("--retrain", action="store_true", help="train even if the .keras exists")
+    parser.add_argument("--gan-epochs", type=int, default=20)
+    parser.add_argument("--gan-batch-size", type=int, default=64)
+    parser.add_argument("--gan-base-filters", type=int, default=64)
+    parser.add_argument("--latent-dim", type=int, default=100)
+    parser.add_argument("--madgan-generators", type=int, default=None,
+                        help="K (default: the number of classes)")
+    parser.add_argument("--inception", default="auto",
+                        help="FID/IS features: auto (ImageNet weights if cached, else skip "
+                             "FID/IS and say so), imagenet (download if needed; fail if "
+                             "impossible), none, random (tests only), or a weights .h5 path")
+    parser.add_argument("--metric-samples", type=int, default=1000,
+                        help="images per class for FID / IS / MS-SSIM")
+    parser.add_argument("--quick", action="store_true",
+                        help="CPU smoke run: 500 train / 200 test images, 1 epoch (classifier "
+                             "batch 16), tiny nets, real fractions 1.0 0.1, ratios 0 1")
+    parser.add_argument("--out", default="runs/gda")
+    parser.add_argument("--title", default=None)
+    return parser
+
+
+def add_parser(subparsers):
+    """Registers `augment` on the `kmgan` command's sub-parsers.
+
+    Args:
+        subparsers: the object returned by `parser.add_subparsers()`.
+
+    Returns:
+        The `augment` sub-parser.
+    """
+    parser = subparsers.add_parser(
+        "augment", help="generative data augmentation: MAD-GAN / cGAN vs traditional",
+        description=__doc__.split("\n\n")[0],
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=run_args)
+    return parser
+
+
+def build_parser():
+    """The stand-alone `kmgan augment` parser."""
+    parser = argparse.ArgumentParser(
+        prog="kmgan augment", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return add_arguments(parser)
+
+
+def main(argv=None):
+    """Runs `kmgan augment` with command-line arguments.
+
+    Args:
+        argv: the arguments after `augment` (default: `sys.argv[1:]`).
+
+    Returns:
+        0 on success.
+    """
+    args = build_parser().parse_args(argv)
+    run_args(args)
+    return 0
+
+
+def _quick_defaults(args):
+    if not args.quick:
+        return args
+    args.max_train = args.max_train or 500
+    args.max_test = args.max_test or 200
+    args.epochs = 1
+    args.gan_epochs = 1
+    args.batch_size = min(args.batch_size, 16)  # a few dozen steps in the one epoch
+    args.gan_base_filters = min(args.gan_base_filters, 8)
+    args.latent_dim = min(args.latent_dim, 32)
+    args.metric_samples = min(args.metric_samples, 100)
+    if args.real_fractions == [1.0, 0.5, 0.1]:
+        args.real_fractions = [1.0, 0.1]
+    if args.generated_ratios == [0.0, 0.5, 1.0, 2.0]:
+        args.generated_ratios = [0.0, 1.0]
+    return args
+
+
+def dataset_key(data, image_shape):
+    """"mnist", "fashion_mnist" or "cifar10" for a data name or path and image shape."""
+    name = os.path.basename(str(data).rstrip("/")).lower().replace("-", "_")
+    if "fashion" in name:
+        return "fashion_mnist"
+    if "cifar" in name or image_shape[-1] == 3:
+        return "cifar10"
+    return "mnist"
+
+
+def resolve_inception(spec, log=print):
+    """Inception features for FID / IS from a `--inception` value.
+
+    Args:
+        spec: "auto", "imagenet", "none", "random" or a weights path.
+        log: printer for the reason FID / IS are skipped.
+
+    Returns:
+        An `InceptionFeatures`, or None (skip FID / IS).
+
+    Raises:
+        RuntimeError: for "imagenet" when the weights cannot be had.
+    """
+    from kmgan.metrics import inception
+
+    spec = str(spec)
+    if spec == "none":
+        log("FID / IS: skipped (--inception none); MS-SSIM diversity is still computed.")
+        return None
+    if spec == "random":
+        log("FID / IS: RANDOM InceptionV3 weights (--inception random): the numbers mean "
+            "nothing; for tests only.")
+        return inception.InceptionFeatures(weights=None, input_size=inception.MIN_INPUT_SIZE)
+    if spec == "auto":
+        cached = os.path.join(os.path.expanduser("~"), ".keras", "models",
+                              inception.INCEPTION_V3_WEIGHTS_FILE)
+        if not os.path.exists(cached):
+            log(f"FID / IS: skipped: the ImageNet InceptionV3 weights are not cached at "
+                f"{cached} (pass --inception imagenet to download them, or a .h5 path). "
+                "MS-SSIM diversity is still computed.")
+            return None
+        spec = "imagenet"
+    return inception.InceptionFeatures(weights=spec)
+
+
+def _load_data(args, log):
+    import numpy as np
+
+    from kmgan import data
+
+    x, y = data.load_arrays(args.data, split=args.train_split)
+    xt, yt = data.load_arrays(args.data, split=args.test_split)
+    if y is None or yt is None:
+        raise SystemExit(f"{args.data} has no labels; the augmentation study needs labels.")
+    if args.max_train:
+        x, y = x[: args.max_train], y[: args.max_train]
+    if args.max_test:
+        xt, yt = xt[: args.max_test], yt[: args.max_test]
+    if x.ndim == 3:
+        x, xt = x[..., None], xt[..., None]
+    log(f"data {args.data}: {len(x)} train / {len(xt)} test images {x.shape[1:]}, "
+        f"{int(max(np.max(y), np.max(yt))) + 1} classes")
+    return (x, y), (xt, yt)
+
+
+def _optimizers(args):
+    import keras
+
+    return (keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+
+
+def train_cgan(real, num_classes, args, path, log=print):
+    """Trains a conditional GAN (DCGAN-style G(z, y), D(x, y)) and saves G.
+
+    Args:
+        real: `(x, y)` real training data (uint8).
+        num_classes: number of classes.
+        args: parsed `kmgan augment` arguments (GAN settings).
+        path: where to save the generator (`.keras`).
+        log: printer.
+
+    Returns:
+        The trained generator, or None when the ConditionalGAN game cannot be
+        imported (the reason is logged).
+    """
+    try:
+        from kmgan.games.conditional import ConditionalGAN
+        from kmgan.nets.conditional import conditional_discriminator
+        from kmgan.nets.conditional import conditional_generator
+    except ImportError as err:
+        log(f"cgan: SKIPPED: kmgan's ConditionalGAN is not available ({err}).")
+        return None
+    from kmgan import data
+
+    x, y = real
+    shape = tuple(x.shape[1:])
+    seed = args.seeds[0]
+    generator = conditional_generator(num_classes, latent_dim=args.latent_dim, image_shape=shape,
+                                      base_filters=args.gan_base_filters, seed=seed)
+    discriminator = conditional_discriminator(num_classes, image_shape=shape,
+                                              base_filters=args.gan_base_filters, seed=seed + 1)
+    game = ConditionalGAN(generator, discriminator, num_classes=num_classes, seed=seed)
+    d_opt, g_opt = _optimizers(args)
+    game.compile(d_optimizer=d_opt, g_optimizer=g_opt)
+    batch = min(args.gan_batch_size, len(x))
+    log(f"cgan: training {args.gan_epochs} epoch(s) on {len(x)} images")
+    game.fit(data.from_arrays(x, y, batch_size=batch, seed=seed), epochs=args.gan_epochs,
+             verbose=2)
+    _save(game.generator, path, log, "cgan generator")
+    return game.generator
+
+
+def train_madgan(real, num_classes, args, path, log=print):
+    """Trains a MAD-GAN (K generators sharing early layers) and saves its sampler.
+
+    The MAD-GAN sees the images only (no labels).
+
+    Args:
+        real: `(x, y)` real training data (the labels are not used).
+        num_classes: number of classes (the default K).
+        args: parsed `kmgan augment` arguments (GAN settings).
+        path: where to save the sampler (`.keras`, inputs `(z, generator_index)`).
+        log: printer.
+
+    Returns:
+        The sampler model, or None when the MADGAN game cannot be imported.
+    """
+    try:
+        from kmgan.games.madgan import MADGAN
+        from kmgan.nets.multi import madgan_discriminator
+        from kmgan.nets.multi import madgan_generator
+    except ImportError as err:
+        log(f"madgan: SKIPPED: kmgan's MADGAN is not available ({err}).")
+        return None
+    from kmgan import data
+
+    x, _ = real
+    shape = tuple(x.shape[1:])
+    seed = args.seeds[0]
+    k = args.madgan_generators or num_classes
+    generator = madgan_generator(k, latent_dim=args.latent_dim, image_shape=shape,
+                                 base_filters=args.gan_base_filters, seed=seed)
+    discriminator = madgan_discriminator(k, image_shape=shape,
+                                         base_filters=args.gan_base_filters, seed=seed + 1)
+    game = MADGAN(generator, discriminator, seed=seed)
+    d_opt, g_opt = _optimizers(args)
+    game.compile(d_optimizer=d_opt, g_optimizer=g_opt)
+    batch = min(args.gan_batch_size, len(x))
+    log(f"madgan: training K={k} generators, {args.gan_epochs} epoch(s) on {len(x)} "
+        "unlabelled images")
+    game.fit(data.from_arrays(x, None, batch_size=batch, seed=seed), epochs=args.gan_epochs,
+             verbose=2)
+    sampler = game.export_sampler()
+    _save(sampler, path, log, "madgan sampler")
+    return sampler
+
+
+def _save(model, path, log, what):
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    model.save(path)
+    log(f"{what}: saved {path}")
+
+
+def _generative_sampler(name, real, num_classes, args, log):
+    """Loads `--cgan` / `--madgan` from .keras, or trains and saves it."""
+    from kmgan import augment
+
+    path = getattr(args, name) or os.path.join(
+        args.out, "cgan_generator.keras" if name == "cgan" else "madgan_sampler.keras")
+    kind = "conditional" if name == "cgan" else None
+    if os.path.exists(path) and not args.retrain:
+        log(f"{name}: loading {path}")
+        sampler = augment.load_sampler(path, kind=kind, name=name)
+    else:
+        train = train_cgan if name == "cgan" else train_madgan
+        model = train(real, num_classes, args, path, log)
+        if model is None:
+            return None
+        sampler = augment.sampler_from_model(model, kind=kind, name=name)
+    if name == "cgan" and not isinstance(sampler, augment.ConditionalSampler):
+        raise SystemExit(f"{path} is not a conditional generator (inputs z, labels).")
+    if name == "madgan" and not isinstance(sampler, augment.UnlabelledSampler):
+        raise SystemExit(f"{path} is a conditional generator; --madgan needs an unlabelled "
+                         "sampler.")
+    return sampler
+
+
+def run_args(args, log=print):
+    """Runs the study for parsed arguments.
+
+    Args:
+        args: the namespace from `add_arguments`.
+        log: printer.
+
+    Returns:
+        The sweep's result rows.
+    """
+    import numpy as np
+
+    from kmgan import augment
+
+    args = _quick_defaults(args)
+    os.makedirs(args.out, exist_ok=True)
+    real, test = _load_data(args, log)
+    num_classes = int(max(np.max(real[1]), np.max(test[1]))) + 1
+    shape = tuple(real[0].shape[1:])
+    key = args.classifier if args.classifier != "auto" else dataset_key(args.data, shape)
+    flip = {"auto": _FLIP_BY_DATASET.get(key), "yes": True, "no": False}[args.allow_flip]
+
+    methods, notes = {}, []
+    for name in args.methods:
+        if name == "none":
+            methods[name] = None
+        elif name in TRADITIONAL:
+            methods[name] = name
+        else:
+            sampler = _generative_sampler(name, real, num_classes, args, log)
+            if sampler is None:
+                notes.append(f"`{name}` was skipped: its game is not available in this kmgan.")
+                continue
+            methods[name] = sampler
+
+    quick = args.quick
+
+    def model_fn():
+        if quick:
+            return augment.simple_cnn(shape, num_classes, dataset=key, base_filters=8,
+                                      dense_units=32, batch_norm_momentum=0.9)
+        return augment.simple_cnn(shape, num_classes, dataset=key)
+
+    features = resolve_inception(args.inception, log) if any(
+        m in methods for m in GENERATIVE) else None
+    title = args.title or f"Generative data augmentation on {args.data}"
+    with open(os.path.join(args.out, "args.json"), "w") as f:
+        json.dump({k: v for k, v in vars(args).items() if k != "run"}, f, indent=1)
+    rows = augment.run_sweep(
+        real, test, methods=methods, real_fractions=args.real_fractions,
+        generated_ratios=args.generated_ratios, seeds=args.seeds, epochs=args.epochs,
+        out_dir=args.out, model_fn=model_fn, batch_size=args.batch_size,
+        threshold=args.threshold, aux_epochs=args.aux_epochs,
+        aux_augmentation=args.aux_augmentation, num_classes=num_classes, allow_flip=flip,
+        features=features, metric_samples=args.metric_samples, title=title, notes=notes,
+        log=log,
+    )
+    for note in notes:
+        log(note)
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""ControlGAN: every player moves, the gamma_t rule, the classifier sees only
+real data, augmentation choices, Table 1 defaults."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+from keras import ops
+
+from kmgan.games.controlgan import ControlGAN
+from kmgan.games.controlgan import default_augmentation
+from kmgan.games.controlgan import paper_adam
+from kmgan.nets.sngan import ConditionalBatchNormalization
+from kmgan.nets.sngan import SpectralConv2D
+from kmgan.nets.sngan import SpectralDense
+
+NUM_CLASSES = 3
+LATENT = 4
+SHAPE = (8, 8, 3)
+
+
+def tiny_generator(seed=0):
+    z = keras.Input((LATENT,), name="z")
+    y = keras.Input((), dtype="int32", name="labels")
+    init = keras.initializers.GlorotUniform(seed=seed)
+    h = layers.Dense(4 * 4 * 2, kernel_initializer=init)(z)
+    h = layers.Reshape((4, 4, 2))(h)
+    h = ConditionalBatchNormalization(NUM_CLASSES)([h, y])
+    h = layers.ReLU()(h)
+    h = layers.UpSampling2D(2)(h)
+    h = layers.Conv2D(3, 3, padding="same", activation="tanh",
+                      kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))(h)
+    return keras.Model([z, y], h, name="g")
+
+
+def tiny_discriminator():
+    x = inp = keras.Input(SHAPE)
+    x = SpectralConv2D(4, 3, strides=2, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)
+    x = layers.Flatten()(x)
+    # No output bias: while every logit lies in (-1, 1) the hinge loss does not
+    # depend on it (zero gradient), which would fail the "every variable moves" check.
+    return keras.Model(inp, SpectralDense(1, use_bias=False)(x), name="d")
+
+
+def tiny_classifier(seed=5):
+    x = inp = keras.Input(SHAPE)
+    x = layers.Conv2D(4, 3, strides=2, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+    x = layers.GroupNormalization(groups=1)(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    out = layers.Dense(NUM_CLASSES, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))(x)
+    return keras.Model(inp, out, name="c")
+
+
+def tiny_players(g_seed=0):
+    return tiny_generator(g_seed), tiny_discriminator(), tiny_classifier()
+
+
+def toy_data(n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n,) + SHAPE).astype("float32")
+    y = (np.arange(n) % NUM_CLASSES).astype("int32")
+    return x, y
+
+
+def snapshot(variables):
+    return [np.array(ops.convert_to_numpy(v)) for v in variables]
+
+
+def adam():
+    return keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.9)
+
+
+def test_every_player_moves_under_fit():
+    steps, d_steps = 3, 2
+    model = ControlGAN(*tiny_players(), d_steps=d_steps, gamma_rate=1.0, gamma_alpha=0.0, seed=0)
+    model.compile(adam(), adam(), adam())
+    x, y = toy_data(steps * 8)
+    before = {p: snapshot(vs) for p, vs in model.player_variables().items()}
+    u_before = snapshot([v for v in model.discriminator.non_trainable_variables])
+    aug_before = snapshot(model.augmentation.non_trainable_variables)
+    history = model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+
+    assert int(model.optimizer.iterations.numpy()) == steps
+    expected_steps = {"discriminator": steps * d_steps, "classifier": steps, "generator": steps}
+    for player, variables in model.player_variables().items():
+        inner = model.optimizer[player]
+        assert int(inner.iterations.numpy()) == expected_steps[player], player
+        moments = [v for v in inner.variables if "momentum" in v.path]
+        assert moments and all(np.abs(v.numpy()).sum() > 0 for v in moments), player
+        moved = [not np.allclose(a, b) for a, b in zip(before[player], snapshot(variables))]
+        assert all(moved), player
+    # Spectral-norm vectors and the augmentation's seeds are carried state.
+    u_after = snapshot(model.discriminator.non_trainable_variables)
+    assert all(not np.allclose(a, b) for a, b in zip(u_before, u_after))
+    aug_after = snapshot(model.augmentation.non_trainable_variables)
+    assert any(not np.array_equal(a, b) for a, b in zip(aug_before, aug_after))
+    # alpha = 0, r = 1: gamma_t jumps to its cap.
+    np.testing.assert_allclose(float(ops.convert_to_numpy(model.gamma)), 0.1, rtol=1e-6)
+    logs = history.history
+    assert set(ControlGAN.log_names) <= set(logs) and "score" not in logs
+    assert all(np.isfinite(logs[name][-1]) for name in ControlGAN.log_names)
+    assert logs["gp"][-1] >= 0.0
+    p = ops.convert_to_numpy(model.real_probability(x[:4]))
+    assert p.shape == (4,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_classifier_learns_from_real_data_only():
+    # Two games that differ only in their generators: the classifier (trained
+    # on augmented real data alone) must end with the same weights.
+    x, y = toy_data(16)
+    weights = []
+    for g_seed in (0, 100):
+        model = ControlGAN(*tiny_players(g_seed), d_steps=1, seed=4)
+        model.compile(adam(), adam(), adam())
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        weights.append(snapshot(model.classifier.trainable_variables))
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_gamma_rule():
+    model = ControlGAN(*tiny_players(), gamma_rate=1e-3, gamma_alpha=1.0, gamma_max=0.1)
+    step = lambda g, fake, real: float(ops.convert_to_numpy(model.next_gamma(g, fake, real)))
+    np.testing.assert_allclose(step(0.05, 2.0, 1.5), 0.05 + 1e-3 * 0.5, rtol=1e-6)
+    np.testing.assert_allclose(step(0.05, 1.0, 1.5), 0.05 - 1e-3 * 0.5, rtol=1e-6)
+    assert step(0.0, 0.1, 5.0) == 0.0  # never negative
+    assert step(0.0999, 9.0, 0.0) == pytest.approx(0.1)  # capped at gamma_max
+    assert float(ops.convert_to_numpy(model.gamma)) == 0.0  # gamma_0
+    assert not model.gamma.trainable
+    assert all(model.gamma is not v for vs in model.player_variables().values() for v in vs)
+
+
+def test_defaults_are_the_papers():
+    model = ControlGAN(*tiny_players())
+    assert model.loss.name == "hinge" and model.gp_weight == 10.0
+    assert model.d_steps == 5 and model.c_steps == 1
+    assert model.gamma_max == 0.1 and model.fake_labels == "uniform"
+    model.compile()
+    for player, lr, boundary in (
+        ("discriminator", 4e-4, 5 * 50_000),
+        ("generator", 2e-4, 50_000),
+        ("classifier", 2e-4, 50_000),
+    ):
+        opt = model.optimizer[player]
+        assert isinstance(opt, keras.optimizers.Adam)
+        assert opt.beta_1 == 0.0 and opt.beta_2 == 0.9
+        schedule = opt._learning_rate
+        rate = lambda step: float(ops.convert_to_numpy(schedule(step)))
+        assert rate(0) == pytest.approx(lr) and rate(boundary) == pytest.approx(lr)
+        assert rate(boundary + 1) == pytest.approx(lr / 2)
+    constant = paper_adam(1e-3, halve_after=None)
+    assert float(ops.convert_to_numpy(constant.learning_rate)) == pytest.approx(1e-3)
+
+
+def test_augmentation_choices():
+    rgb = default_augmentation((8, 8, 3), seed=0)
+    assert [type(l).__name__ for l in rgb.layers] == ["RandomFlip", "RandomTranslation"]
+    grey = default_augmentation((8, 8, 1), seed=0)
+    assert [type(l).__name__ for l in grey.layers] == ["RandomTranslation"]
+    x = np.random.default_rng(0).uniform(-1, 1, (4,) + SHAPE).astype("float32")
+    assert tuple(ops.shape(rgb(x, training=True))) == x.shape
+
+    none = ControlGAN(*tiny_players(), augmentation=None)
+    np.testing.assert_array_equal(ops.convert_to_numpy(none.augment(x)), x)
+    custom = ControlGAN(*tiny_players(), augmentation=[layers.RandomFlip("vertical", seed=1)])
+    assert tuple(ops.shape(custom.augment(x))) == x.shape
+    with pytest.raises(TypeError, match="Keras layer"):
+        ControlGAN(*tiny_players(), augmentation=lambda images: images)
+    with pytest.raises(ValueError, match="class logits"):
+        ControlGAN(tiny_generator(), tiny_discriminator(), tiny_discriminator())
+
+
+def test_keras_cv_augmentation_if_installed():
+    keras_cv = pytest.importorskip("keras_cv")
+    model = ControlGAN(*tiny_players(), augmentation=keras_cv.layers.RandomFlip("horizontal"))
+    x = np.zeros((2,) + SHAPE, "float32")
+    assert tuple(ops.shape(model.augment(x))) == x.shape
