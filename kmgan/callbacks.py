@@ -142,6 +142,92 @@ class GeneratorCheckpoint(keras.callbacks.Callback):
         self.saved.append(path)
 
 
+class EvaluateEvery(keras.callbacks.Callback):
+    """Computes chosen metrics every k epochs, logs them, keeps the best generator.
+
+    The values enter the epoch's logs, so `History`, and `CSVLogger` and
+    `TensorBoard` placed after this callback in the list, record them with
+    the losses. Epochs in between log NaN, which keeps CSV columns aligned.
+
+    Args:
+        metrics: dict mapping a log name to a callable `fn(model) -> float`,
+            e.g. `lambda m: kmgan.metrics.fid(real, m.sample(10_000),
+            features=features)`, or `fid_of_samples(real, features)`.
+        every: evaluate every `every` epochs (and always at the last one).
+        best: name of the metric that selects the best generator, or None.
+        mode: "min" (FID, distances) or "max" (IS) for `best`.
+        filepath: `.keras` file for the best sampler (needs `best`).
+    """
+
+    def __init__(self, metrics, every=1, best=None, mode="min", filepath=None):
+        super().__init__()
+        if not metrics:
+            raise ValueError("EvaluateEvery needs at least one metric.")
+        if best is not None and best not in metrics:
+            raise ValueError(f"best='{best}' is not one of {sorted(metrics)}.")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
+        if filepath is not None and (best is None or not str(filepath).endswith(".keras")):
+            raise ValueError("filepath needs `best` and must end in .keras.")
+        self.metrics = dict(metrics)
+        self.every = int(every)
+        self.best = best
+        self.mode = mode
+        self.filepath = filepath
+        self.best_value = None
+        self.best_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self._epochs = self.params.get("epochs") if self.params else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        last = self._epochs is not None and epoch + 1 == self._epochs
+        if (epoch + 1) % self.every and not last:
+            for name in self.metrics:
+                logs[name] = float("nan")
+            return
+        for name, fn in self.metrics.items():
+            logs[name] = float(fn(self.model))
+        if self.best is None:
+            return
+        value = logs[self.best]
+        better = self.best_value is None or (
+            value < self.best_value if self.mode == "min" else value > self.best_value
+        )
+        if better and np.isfinite(value):
+            self.best_value, self.best_epoch = value, epoch + 1
+            if self.filepath:
+                _ensure_parent(self.filepath)
+                exporter = getattr(self.model, "export_sampler", None)
+                (exporter() if exporter is not None else self.model.generator).save(self.filepath)
+
+
+def fid_of_samples(real_images, features=None, num_samples=None, seed=0):
+    """A metric for `EvaluateEvery`: FID of the game's samples against real images.
+
+    Args:
+        real_images: real images (or their batches), in [-1, 1].
+        features: a `kmgan.metrics.InceptionFeatures` (ImageNet by default).
+        num_samples: generated samples (default: as many as real images).
+        seed: seed of the samples' noise.
+    """
+    from kmgan.metrics import inception
+
+    real_images = np.asarray(real_images)
+    stats = {}
+
+    def fid(model):
+        feats = features or stats.setdefault("features", inception.InceptionFeatures())
+        if "real" not in stats:
+            stats["real"] = inception.activation_statistics(real_images, feats)
+        fake = inception.activation_statistics(model.sample(num_samples or len(real_images), seed=seed), feats)
+        return inception.frechet_distance(*stats["real"], *fake)
+
+    return fid
+
+
 def _ensure_parent(path):
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)

@@ -153,3 +153,30 @@ def test_sample_grid_images_and_scatter(tmp_path):
     scatter = SampleGrid(str(tmp_path / "pts"), num_samples=100, reference=np.zeros((10, 2)))
     model.fit(np.zeros((16, 2), "float32"), batch_size=8, epochs=1, verbose=0, callbacks=[scatter])
     assert os.path.getsize(scatter.written[0]) > 1000
+
+
+def test_evaluate_every_logs_metrics_and_keeps_the_best_generator(tmp_path):
+    from kmgan.callbacks import EvaluateEvery
+
+    model = make_gman(2)
+    model.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    x, _ = kmgan.data.ring_of_gaussians(64, seed=0)
+    calls = []
+
+    def distance(m):
+        calls.append(1)
+        return kmgan.metrics.mean_distance_to_modes(m.sample(200, seed=0), "ring")
+
+    best = str(tmp_path / "best.keras")
+    evaluate = EvaluateEvery({"distance": distance}, every=2, best="distance", filepath=best)
+    csv = tmp_path / "log.csv"
+    history = model.fit(x, batch_size=16, epochs=3, verbose=0,
+                        callbacks=[evaluate, keras.callbacks.CSVLogger(str(csv))])
+    values = history.history["distance"]
+    assert len(calls) == 2  # epoch 2, and the last epoch
+    assert np.isnan(values[0]) and np.isfinite(values[1]) and np.isfinite(values[2])
+    assert "distance" in csv.read_text().splitlines()[0]
+    assert evaluate.best_value == min(values[1], values[2])
+    assert keras.saving.load_model(best, safe_mode=True).predict(np.zeros((2, 4), "float32"), verbose=0).shape == (2, 2)
+    with pytest.raises(ValueError, match="best"):
+        EvaluateEvery({"fid": distance}, best="is")
