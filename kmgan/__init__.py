@@ -8,6 +8,7 @@ from kmgan import metrics
 from kmgan import nets
 from kmgan import data
 from kmgan import callbacks
+from kmgan import augment
 from kmgan.games import GAN
 from kmgan.games import ConditionalGAN
 from kmgan.games import ControlGAN

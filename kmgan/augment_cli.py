@@ -15,8 +15,11 @@ A `.keras` file given with `--cgan` / `--madgan` that exists is loaded (a
 conditional generator `(z, labels) -> x`, a MAD-GAN sampler
 `(z, generator_index) -> x` or a game); otherwise the model is trained here
 and saved there (default: `<out>/cgan_generator.keras`,
-`<out>/madgan_sampler.keras`). When a game cannot be imported, its method is
-skipped and the output says so.
+`<out>/madgan_sampler.keras`). With `--gan-data subset` the GANs are instead
+trained afresh on each (seed, real fraction) subset the classifiers get (cached
+under `<out>/generators/`), so that scarce real data is scarce for the GANs
+too. When a game cannot be imported, its method is skipped and the output says
+so.
 """
 
 import argparse
@@ -51,6 +54,11 @@ def add_arguments(parser):
     parser.add_argument("--generated-ratios", nargs="+", type=float, default=[0.0, 0.5, 1.0, 2.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--epochs", type=int, default=10, help="classifier epochs")
+    parser.add_argument("--train-steps", default=None,
+                        help="train every classifier for this many optimizer steps instead of "
+                             "--epochs: the same budget for every method and training-set "
+                             "size (with epochs, adding generated images also adds steps). "
+                             "'auto': what --epochs epochs of the whole real training set take")
     parser.add_argument("--batch-size", type=int, default=64, help="classifier batch size")
     parser.add_argument("--classifier", default="auto",
                         choices=["auto", "mnist", "fashion_mnist", "cifar10"],
@@ -66,6 +74,12 @@ def add_arguments(parser):
     parser.add_argument("--cgan", default=None, help=".keras conditional generator (load or save)")
     parser.add_argument("--madgan", default=None, help=".keras MAD-GAN sampler (load or save)")
     parser.add_argument("--retrain", action="store_true", help="train even if the .keras exists")
+    parser.add_argument("--gan-data", default="full", choices=["full", "subset"],
+                        help="full: train each GAN once on the whole training set (loaded "
+                             "from --cgan/--madgan when given); subset: train them afresh on "
+                             "each (seed, real fraction) subset the classifiers get, with "
+                             "epochs scaled by 1/fraction (the same number of steps), so "
+                             "scarce data is scarce for the GANs too")
     parser.add_argument("--gan-epochs", type=int, default=20)
     parser.add_argument("--gan-batch-size", type=int, default=64)
     parser.add_argument("--gan-base-filters", type=int, default=64)
@@ -216,7 +230,21 @@ def _optimizers(args):
     return (keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
 
 
-def train_cgan(real, num_classes, args, path, log=print):
+def _game_missing(name):
+    """None when the game of `name` ("cgan" / "madgan") imports, else the reason."""
+    try:
+        if name == "cgan":
+            from kmgan.games.conditional import ConditionalGAN  # noqa: F401
+            from kmgan.nets.conditional import conditional_generator  # noqa: F401
+        else:
+            from kmgan.games.madgan import MADGAN  # noqa: F401
+            from kmgan.nets.multi import madgan_generator  # noqa: F401
+    except ImportError as err:
+        return str(err)
+    return None
+
+
+def train_cgan(real, num_classes, args, path, log=print, seed=None, epochs=None):
     """Trains a conditional GAN (DCGAN-style G(z, y), D(x, y)) and saves G.
 
     Args:
@@ -225,6 +253,8 @@ def train_cgan(real, num_classes, args, path, log=print):
         args: parsed `kmgan augment` arguments (GAN settings).
         path: where to save the generator (`.keras`).
         log: printer.
+        seed: seed of the nets and the game (default: the first `--seeds`).
+        epochs: GAN epochs (default `--gan-epochs`).
 
     Returns:
         The trained generator, or None when the ConditionalGAN game cannot be
@@ -241,7 +271,8 @@ def train_cgan(real, num_classes, args, path, log=print):
 
     x, y = real
     shape = tuple(x.shape[1:])
-    seed = args.seeds[0]
+    seed = args.seeds[0] if seed is None else int(seed)
+    epochs = args.gan_epochs if epochs is None else int(epochs)
     generator = conditional_generator(num_classes, latent_dim=args.latent_dim, image_shape=shape,
                                       base_filters=args.gan_base_filters, seed=seed)
     discriminator = conditional_discriminator(num_classes, image_shape=shape,
@@ -250,14 +281,13 @@ def train_cgan(real, num_classes, args, path, log=print):
     d_opt, g_opt = _optimizers(args)
     game.compile(d_optimizer=d_opt, g_optimizer=g_opt)
     batch = min(args.gan_batch_size, len(x))
-    log(f"cgan: training {args.gan_epochs} epoch(s) on {len(x)} images")
-    game.fit(data.from_arrays(x, y, batch_size=batch, seed=seed), epochs=args.gan_epochs,
-             verbose=2)
+    log(f"cgan: training {epochs} epoch(s) on {len(x)} images")
+    game.fit(data.from_arrays(x, y, batch_size=batch, seed=seed), epochs=epochs, verbose=2)
     _save(game.generator, path, log, "cgan generator")
     return game.generator
 
 
-def train_madgan(real, num_classes, args, path, log=print):
+def train_madgan(real, num_classes, args, path, log=print, seed=None, epochs=None):
     """Trains a MAD-GAN (K generators sharing early layers) and saves its sampler.
 
     The MAD-GAN sees the images only (no labels).
@@ -268,6 +298,8 @@ def train_madgan(real, num_classes, args, path, log=print):
         args: parsed `kmgan augment` arguments (GAN settings).
         path: where to save the sampler (`.keras`, inputs `(z, generator_index)`).
         log: printer.
+        seed: seed of the nets and the game (default: the first `--seeds`).
+        epochs: GAN epochs (default `--gan-epochs`).
 
     Returns:
         The sampler model, or None when the MADGAN game cannot be imported.
@@ -283,7 +315,8 @@ def train_madgan(real, num_classes, args, path, log=print):
 
     x, _ = real
     shape = tuple(x.shape[1:])
-    seed = args.seeds[0]
+    seed = args.seeds[0] if seed is None else int(seed)
+    epochs = args.gan_epochs if epochs is None else int(epochs)
     k = args.madgan_generators or num_classes
     generator = madgan_generator(k, latent_dim=args.latent_dim, image_shape=shape,
                                  base_filters=args.gan_base_filters, seed=seed)
@@ -293,10 +326,8 @@ def train_madgan(real, num_classes, args, path, log=print):
     d_opt, g_opt = _optimizers(args)
     game.compile(d_optimizer=d_opt, g_optimizer=g_opt)
     batch = min(args.gan_batch_size, len(x))
-    log(f"madgan: training K={k} generators, {args.gan_epochs} epoch(s) on {len(x)} "
-        "unlabelled images")
-    game.fit(data.from_arrays(x, None, batch_size=batch, seed=seed), epochs=args.gan_epochs,
-             verbose=2)
+    log(f"madgan: training K={k} generators, {epochs} epoch(s) on {len(x)} unlabelled images")
+    game.fit(data.from_arrays(x, None, batch_size=batch, seed=seed), epochs=epochs, verbose=2)
     sampler = game.export_sampler()
     _save(sampler, path, log, "madgan sampler")
     return sampler
@@ -306,6 +337,26 @@ def _save(model, path, log, what):
     os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
     model.save(path)
     log(f"{what}: saved {path}")
+
+
+def _per_subset_method(name, num_classes, args, log):
+    """A `PerSubset` method training `name` on each real subset (cached as .keras)."""
+    from kmgan import augment
+
+    train = train_cgan if name == "cgan" else train_madgan
+    kind = "conditional" if name == "cgan" else None
+
+    def factory(x, y, seed, fraction):
+        path = os.path.join(args.out, "generators", f"{name}_fraction{fraction:g}_seed{seed}.keras")
+        if os.path.exists(path) and not args.retrain:
+            log(f"{name}: loading {path}")
+            return augment.load_sampler(path, kind=kind, name=name)
+        epochs = max(1, int(round(args.gan_epochs / float(fraction))))
+        model = train((x, y), num_classes, args, path, log, seed=seed, epochs=epochs)
+        return augment.sampler_from_model(model, kind=kind, name=name)
+
+    factory.__name__ = name
+    return augment.PerSubset(factory, name=name)
 
 
 def _generative_sampler(name, real, num_classes, args, log):
@@ -361,18 +412,45 @@ def run_args(args, log=print):
         elif name in TRADITIONAL:
             methods[name] = name
         else:
-            sampler = _generative_sampler(name, real, num_classes, args, log)
-            if sampler is None:
-                notes.append(f"`{name}` was skipped: its game is not available in this kmgan.")
+            missing = _game_missing(name)
+            if missing:
+                log(f"{name}: SKIPPED: its game is not available in this kmgan ({missing}).")
+                notes.append(f"`{name}` was skipped: its game is not available in this kmgan "
+                             f"({missing}).")
                 continue
-            methods[name] = sampler
+            if args.gan_data == "subset":
+                methods[name] = _per_subset_method(name, num_classes, args, log)
+            else:
+                methods[name] = _generative_sampler(name, real, num_classes, args, log)
 
+    if any(m in methods for m in GENERATIVE):
+        notes.append(
+            "Generative models trained "
+            + ("once on the whole real training set (the classifiers' real subsets are "
+               "smaller: at small real fractions the generators bring in information from "
+               "real images the classifiers do not get)" if args.gan_data == "full" else
+               "afresh on each (seed, real fraction) subset the classifiers get, with GAN "
+               "epochs scaled by 1/fraction (`--gan-data subset`)")
+            + "."
+        )
+    train_steps = None
+    if args.train_steps == "auto":
+        train_steps = args.epochs * max(1, len(real[0]) // args.batch_size)
+    elif args.train_steps:
+        train_steps = int(args.train_steps)
+    if train_steps:
+        notes.append(f"Every classifier trained for {train_steps} optimizer steps (batch "
+                     f"{args.batch_size}), whatever the size of its training set.")
+    else:
+        notes.append(f"Every classifier trained for {args.epochs} epochs: a set with "
+                     "generated images added also gets more optimizer steps (see "
+                     "`train_steps`); `--train-steps` equalises the budget.")
     quick = args.quick
 
     def model_fn():
         if quick:
             return augment.simple_cnn(shape, num_classes, dataset=key, base_filters=8,
-                                      dense_units=32, batch_norm_momentum=0.9)
+                                      dense_units=32)
         return augment.simple_cnn(shape, num_classes, dataset=key)
 
     features = resolve_inception(args.inception, log) if any(
@@ -384,7 +462,7 @@ def run_args(args, log=print):
         real, test, methods=methods, real_fractions=args.real_fractions,
         generated_ratios=args.generated_ratios, seeds=args.seeds, epochs=args.epochs,
         out_dir=args.out, model_fn=model_fn, batch_size=args.batch_size,
-        threshold=args.threshold, aux_epochs=args.aux_epochs,
+        threshold=args.threshold, aux_epochs=args.aux_epochs, train_steps=train_steps,
         aux_augmentation=args.aux_augmentation, num_classes=num_classes, allow_flip=flip,
         features=features, metric_samples=args.metric_samples, title=title, notes=notes,
         log=log,

@@ -4,6 +4,7 @@
     kmgan train --game gman --data ../shared/data/mnist_5k.npz --quick --out runs/q
     kmgan sample runs/gman/generator.keras --num 64 --out grid.png
     kmgan battle runs/gan/game.keras runs/gman/game.keras --data mnist --split test
+    kmgan augment --data mnist --seeds 0 1 2 --train-steps auto --gan-data subset --out runs/gda_mnist
 """
 
 import argparse
@@ -177,6 +178,10 @@ def build_parser():
     battle.add_argument("--tolerance", type=float, default=0.25)
     battle.add_argument("--seed", type=int, default=0)
     battle.set_defaults(run=_battle)
+
+    from kmgan import augment_cli
+
+    augment_cli.add_parser(sub)
     return parser
 
 
