@@ -23,35 +23,15 @@ exported sampler `sampler.keras` (load it after `import kmgan`).
 
 import argparse
 import os
-import time
+import sys
 
 import keras
-import numpy as np
 
 import kmgan
-from kmgan.callbacks import save_image_grid
-from kmgan.games.multi import expert_grid
 
-
-def quick_arrays(data, num, seed):
-    """Arrays for --quick: a local file when `data` is a path, else a random
-    CIFAR-shaped uint8 set. Returns (x, description)."""
-    if os.path.exists(data):
-        x, _ = kmgan.data.load_arrays(data, "train")
-        return np.asarray(x)[:num], f"the first {num} images of {data}"
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 256, size=(num, 32, 32, 3), dtype=np.uint8)
-    return x, (f"a tiny random CIFAR-shaped set ({num} x 32x32x3 uniform noise): "
-               f"no local file given for {data!r}")
-
-
-def dataset(args):
-    if args.quick:
-        x, what = quick_arrays(args.data, args.max_examples, args.seed)
-        print(f"--quick: training on {what}", flush=True)
-        return kmgan.data.from_arrays(x, None, batch_size=args.batch_size, seed=args.seed)
-    return kmgan.data.load(args.data, batch_size=args.batch_size, seed=args.seed, labels=False,
-                           max_examples=args.max_examples)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from multi_images import dataset  # noqa: E402
+from multi_images import train_and_export  # noqa: E402
 
 
 def parse(argv=None):
@@ -98,18 +78,7 @@ def main(argv=None):
     game.compile(d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
                  g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5))
     print(f"MGAN, K = {k}, images {image_shape}, backend {keras.backend.backend()}", flush=True)
-    start = time.time()
-    history = game.fit(data, epochs=args.epochs, verbose=0 if args.quick else 2)
-    print(f"trained {args.epochs} epoch(s) in {time.time() - start:.0f}s; last logs "
-          + ", ".join(f"{n} {v[-1]:.3f}" for n, v in history.history.items()), flush=True)
-    sampler = game.export_sampler()
-    path = os.path.join(args.out, "sampler.keras")
-    sampler.save(path)
-    samples, rows = expert_grid(sampler, args.grid_columns, seed=args.seed)
-    grid = os.path.join(args.out, "experts.png")
-    save_image_grid(samples, grid, rows=rows)
-    print(f"wrote {grid} (one row per generator) and {path}", flush=True)
-    return {"sampler": path, "grid": grid, "history": history.history}
+    return train_and_export(game, data, args)
 
 
 if __name__ == "__main__":
