@@ -38,6 +38,11 @@ MNIST the class histogram of each generator's red-channel digit).
     python recipes/mode_coverage.py --quick --out runs/mode_coverage_quick
     python recipes/mode_coverage.py --out runs/mode_coverage            # 10 seeds
     python recipes/mode_coverage.py --datasets stacked --mnist ../shared/data/mnist_5k.npz
+    python recipes/mode_coverage.py --report runs/a/results.json runs/b/results.json
+
+`results.json` is rewritten after every run, so a run stopped early still
+leaves every finished run's scores; `--report` merges such files into one
+table.
 """
 
 import argparse
@@ -381,6 +386,12 @@ TITLES = {
 }
 
 
+def _write_json(args, rows, wall):
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"args": vars(args), "wall_seconds": wall, "runs": rows}, f, indent=1,
+                  default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true",
@@ -411,6 +422,9 @@ def parse(argv=None):
                    help="MNIST classifier .keras: loaded when it exists, else trained and saved")
     p.add_argument("--classifier-epochs", type=int, default=5)
     p.add_argument("--out", default="runs/mode_coverage")
+    p.add_argument("--report", nargs="+", metavar="RESULTS_JSON", default=None,
+                   help="train nothing: merge these results.json files (e.g. one per "
+                        "dataset, or a run stopped early) into <out>/results.md")
     args = p.parse_args(argv)
     if args.quick:
         args.datasets = "ring,grid"
@@ -418,8 +432,44 @@ def parse(argv=None):
     return args
 
 
+def report(paths, out):
+    """Writes `<out>/results.md` from saved `results.json` files; returns its text.
+
+    Each file's runs keep the settings it was run with: the header names
+    every file's step budget, seeds actually completed and wall time.
+    """
+    rows, headers = [], []
+    for path in paths:
+        with open(path) as f:
+            saved = json.load(f)
+        runs, a = saved["runs"], saved["args"]
+        rows += runs
+        seeds = sorted({r["seed"] for r in runs})
+        headers.append(
+            f"- `{path}`: {', '.join(sorted({r['dataset'] for r in runs}))}; "
+            f"seeds {seeds[0]}..{seeds[-1]} ({len(runs)} runs); batch {a['batch_size']}, "
+            f"{a['steps']} steps (2-D) / {a['stacked_steps']} (stacked), width {a['width']}, "
+            f"lr {a['lr']}, K = {a['num_generators']}, GMAN N = {a['num_discriminators']}; "
+            f"{saved['wall_seconds']:.0f}s of wall time"
+        )
+    games = [g for g in GAMES if any(r["game"] == g for r in rows)]
+    datasets = [d for d in DATASETS if any(r["dataset"] == d for r in rows)]
+    sections = ["Runs merged:\n" + "\n".join(headers)]
+    for dataset in datasets:
+        sections.append(f"### {TITLES[dataset]}\n\n" + summarize(rows, dataset, games))
+    sections.append(PAPER_NOTE)
+    text = "\n\n".join(sections) + "\n"
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(text)
+    return text
+
+
 def main(argv=None):
     args = parse(argv)
+    if args.report:
+        print(report(args.report, args.out))
+        return None
     os.makedirs(args.out, exist_ok=True)
     datasets = [d for d in args.datasets.split(",") if d]
     games = [g for g in args.games.split(",") if g]
@@ -449,6 +499,7 @@ def main(argv=None):
             for game in games:
                 row = run(game, dataset, seed, spec, args, mnist)
                 rows.append(row)
+                _write_json(args, rows, time.time() - start)  # partial results survive a kill
                 hq = row["high_quality"]
                 print(f"{dataset:8s} {game:7s} seed {seed}: {row['modes_covered']}/"
                       f"{row['num_modes']} modes"
@@ -469,9 +520,7 @@ def main(argv=None):
     text = "\n\n".join(sections) + "\n"
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(text)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"args": vars(args), "wall_seconds": wall, "runs": rows}, f, indent=1,
-                  default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    _write_json(args, rows, wall)
     print(text)
     print(f"wrote {args.out}/results.md, results.json and specialization PNGs", flush=True)
     return rows

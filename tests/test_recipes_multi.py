@@ -52,6 +52,29 @@ def test_mode_coverage_ring_writes_table_json_and_pngs(tmp_path):
         assert (tmp_path / f"specialization_ring_{game}_seed0.png").stat().st_size > 0
 
 
+def test_mode_coverage_report_merges_saved_runs(tmp_path):
+    recipe = _load("mode_coverage")
+    args = vars(recipe.parse(["--out", str(tmp_path)]))
+
+    def saved(dataset, scores):
+        runs = [{"game": g, "dataset": dataset, "seed": s, "seconds": 1.0, "steps": 5,
+                 "g_params": 10, "d_params": 20, "widths": [4, 4], "modes_covered": m,
+                 "high_quality": hq, "kl_to_uniform": 0.5, "num_modes": 8}
+                for g, s, m, hq in scores]
+        path = tmp_path / f"{dataset}.json"
+        path.write_text(json.dumps({"args": args, "wall_seconds": 3.0, "runs": runs}))
+        return str(path)
+
+    ring = saved("ring", [("gan", 0, 8, 0.9), ("gan", 1, 6, 0.7), ("mgan", 0, 8, 1.0)])
+    grid = saved("grid", [("madgan", 0, 20, 0.5)])
+    recipe.main(["--report", ring, grid, "--out", str(tmp_path / "merged")])
+    table = (tmp_path / "merged" / "results.md").read_text()
+    assert "| gan | 7.0 ± 1.0 | 80.0 ± 10.0% | 0.50 ± 0.00 | 10 | 20 | 1 | 2 |" in table
+    assert "| mgan | 8.0 ± 0.0 | 100.0 ± 0.0% |" in table
+    assert "| madgan | 20.0 ± 0.0 | 50.0 ± 0.0% |" in table
+    assert "seeds 0..1 (3 runs)" in table and "### Grid of 25" in table
+
+
 def test_mode_coverage_rejects_unmatched_sizes(tmp_path):
     recipe = _load("mode_coverage")
     spec = recipe.Spec("ring", recipe.parse(["--width", "4", "--num-generators", "4"]))
