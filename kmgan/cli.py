@@ -32,6 +32,7 @@ def _train(args):
         num_discriminators=args.discriminators, aggregator=args.aggregator,
         varied=args.varied, loss=args.loss, label_smoothing=args.label_smoothing,
         base_filters=8 if args.quick else args.base_filters, seed=args.seed,
+        stacked=args.stacked,
     )
     game.compile(
         d_optimizer=presets.adam(args.lr, args.beta_1),
@@ -147,6 +148,9 @@ def build_parser():
     train.add_argument("--discriminators", type=int, default=5)
     train.add_argument("--aggregator", default="mean", choices=["mean", "max", "soft", "auto"])
     train.add_argument("--varied", action="store_true", help="discriminators of differing architecture")
+    train.add_argument("--stacked", action="store_true",
+                       help="the N identical discriminators stacked in one model (dcgman or 2-D "
+                            "data): one graph for all N, faster to compile")
     train.add_argument("--loss", default="non_saturating")
     train.add_argument("--label-smoothing", type=float, default=None)
     train.add_argument("--base-filters", type=int, default=64)

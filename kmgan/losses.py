@@ -45,23 +45,34 @@ class AdversarialLoss:
         self.name = name
         self.label_smoothing = float(label_smoothing)
 
-    def discriminator(self, real_logits, fake_logits):
-        """Discriminator loss, a scalar."""
-        r, f = _flat(real_logits), _flat(fake_logits)
+    def discriminator(self, real_logits, fake_logits, axis=None):
+        """Discriminator loss, a scalar.
+
+        With `axis` (e.g. 0 for (batch, N) logits of N discriminators), the
+        logits are not flattened and the means run over `axis` only: one
+        loss per remaining entry (N losses), each the scalar loss of that
+        column.
+        """
+        r, f = _flat(real_logits, axis), _flat(fake_logits, axis)
         target = 1.0 - self.label_smoothing
+
+        def mean(x):
+            return ops.mean(x, axis=axis)
+
         if self.name in ("minimax", "non_saturating"):
             # -[t log s(r) + (1 - t) log(1 - s(r))] - log(1 - s(f))
             real = target * ops.softplus(-r) + (1.0 - target) * ops.softplus(r)
-            return ops.mean(real) + ops.mean(ops.softplus(f))
+            return mean(real) + mean(ops.softplus(f))
         if self.name == "least_squares":
-            return 0.5 * (ops.mean(ops.square(r - target)) + ops.mean(ops.square(f)))
+            return 0.5 * (mean(ops.square(r - target)) + mean(ops.square(f)))
         if self.name == "hinge":
-            return ops.mean(ops.relu(1.0 - r)) + ops.mean(ops.relu(1.0 + f))
-        return ops.mean(f) - ops.mean(r)
+            return mean(ops.relu(1.0 - r)) + mean(ops.relu(1.0 + f))
+        return mean(f) - mean(r)
 
-    def generator_per_example(self, fake_logits):
-        """Generator loss for each example, shape (batch,)."""
-        f = _flat(fake_logits)
+    def generator_per_example(self, fake_logits, axis=None):
+        """Generator loss for each example, shape (batch,) (with `axis`,
+        the logits' own shape: per example and discriminator)."""
+        f = _flat(fake_logits, axis)
         if self.name == "minimax":
             return -ops.softplus(f)  # log(1 - s(f))
         if self.name == "non_saturating":
@@ -70,9 +81,10 @@ class AdversarialLoss:
             return 0.5 * ops.square(f - 1.0)
         return -f
 
-    def generator(self, fake_logits):
-        """Generator loss, a scalar."""
-        return ops.mean(self.generator_per_example(fake_logits))
+    def generator(self, fake_logits, axis=None):
+        """Generator loss, a scalar (with `axis`, one per column as in
+        `discriminator`)."""
+        return ops.mean(self.generator_per_example(fake_logits, axis), axis=axis)
 
     def __repr__(self):
         return f"AdversarialLoss({self.name!r}, label_smoothing={self.label_smoothing})"
@@ -103,5 +115,6 @@ def gradient_penalty(discriminator, real, fake, seed_generator, target=1.0):
     return ops.mean(ops.square(norms - target))
 
 
-def _flat(logits):
-    return ops.reshape(ops.cast(logits, "float32"), (-1,))
+def _flat(logits, axis=None):
+    logits = ops.cast(logits, "float32")
+    return ops.reshape(logits, (-1,)) if axis is None else logits

@@ -11,6 +11,8 @@ import keras
 from kmgan import nets
 from kmgan.games import GAN
 from kmgan.games import GMAN
+from kmgan.nets.stacked import stacked_dcgan_discriminator
+from kmgan.nets.stacked import stacked_mlp_discriminator
 
 GAMES = ("gan", "gman", "dcgan", "dcgman")
 
@@ -27,6 +29,7 @@ def build_game(
     base_filters=64,
     hidden_units=(128, 128),
     seed=0,
+    stacked=False,
 ):
     """Builds one of the GMAN report's games for images, or an MLP game for 2-D data.
 
@@ -43,6 +46,12 @@ def build_game(
         base_filters: width of the convolutional nets.
         hidden_units: width of the MLPs (2-D data).
         seed: seed of the initializers and of the game's noise.
+        stacked: gman/dcgman only: the N identical discriminators as ONE
+            stacked model (`kmgan.nets.stacked_dcgan_discriminator`, or
+            `stacked_mlp_discriminator` for 2-D data), one graph and one
+            optimizer for all N (same game, compiles in about constant time
+            in N). Needs DCGAN or MLP discriminators: dcgman or 2-D data,
+            not `varied`.
 
     Returns:
         An uncompiled `GAN` or `GMAN`.
@@ -55,13 +64,28 @@ def build_game(
     if label_smoothing is None:
         label_smoothing = 0.0 if conv else 0.1
     n = num_discriminators if multi else 1
+    if stacked:
+        if not multi:
+            raise ValueError(f"stacked=True is for gman/dcgman, not {game!r}.")
+        if varied:
+            raise ValueError("stacked=True needs N identical discriminators; it excludes varied=True.")
+        if len(data_shape) != 1 and not conv:
+            raise ValueError(
+                "stacked=True stacks DCGAN or MLP discriminators: use game='dcgman' for "
+                "images (the 'gman' preset's conv + fully connected nets have no stacked "
+                "builder), or 2-D data."
+            )
 
     if len(data_shape) == 1:
         generator = nets.mlp_generator(
             latent_dim=latent_dim, output_dim=data_shape[0],
             hidden_units=tuple(hidden_units) + (hidden_units[-1],), seed=seed,
         )
-        if varied:
+        if stacked:
+            ds = stacked_mlp_discriminator(
+                n, data_shape[0], hidden_units, name="discriminators", seed=seed + 1
+            )
+        elif varied:
             ds = nets.varied_discriminators(n, input_dim=data_shape[0], seed=seed + 1, hidden_units=hidden_units)
         else:
             ds = [
@@ -75,7 +99,11 @@ def build_game(
             else (nets.conv_fc_generator, nets.conv_fc_discriminator)
         )
         generator = g_fn(latent_dim=latent_dim, image_shape=data_shape, base_filters=base_filters, seed=seed)
-        if varied:
+        if stacked:
+            ds = stacked_dcgan_discriminator(
+                n, image_shape=data_shape, base_filters=base_filters, name="discriminators", seed=seed + 1
+            )
+        elif varied:
             ds = nets.varied_discriminators(n, image_shape=data_shape, seed=seed + 1, base_filters=base_filters)
         else:
             ds = [

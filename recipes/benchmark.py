@@ -4,7 +4,11 @@ Measures, on the current Keras backend (run once per `KERAS_BACKEND`):
 
 * games: GAN/DCGAN, GMAN with N = 2, 5, 10 discriminators (mean), MGAN,
   MAD-GAN and MEGAN with K = 4, 10 generators, at the papers' DCGAN sizes:
-  32x32x3 images, latent 100, `base_filters` 64, batch 64 (all options);
+  32x32x3 images, latent 100, `base_filters` 64, batch 64 (all options).
+  `gman_stacked-N` is GMAN-N with its N identical discriminators stacked
+  into one model (`kmgan.nets.stacked_dcgan_discriminator`: one graph for
+  all N, one optimizer); `--stacked` adds the stacked twin of every
+  `gman-N` asked for, so both forms are timed side by side;
 * per game, with `jit_compile` on and off, in float32 and (where it
   applies) `mixed_bfloat16`:
   - steps per second after warm-up: the median of `--repeats` timings of
@@ -79,6 +83,12 @@ Usage:
     python recipes/benchmark.py --games gan,gman-5,mgan-4,madgan-4,megan-4 \\
         --jit on --precision float32 --steps 5 --repeats 3 --json bench/cpu.json --out bench/cpu.md
 
+    # GMAN with N discriminator models beside GMAN with one stacked model
+    # (compile time and step cost against N; a small CPU configuration)
+    KERAS_BACKEND=jax python recipes/benchmark.py --games gan,gman-2,gman-5,gman-10 --stacked \
+        --base-filters 8 --batch-size 16 --steps 5 --repeats 5 --jit on --precision float32 \
+        --no-torch --isolate --json bench/stacked-jax.json
+
     # the smoke configuration the tests run (tiny nets, one timed step)
     python recipes/benchmark.py --tiny --json /tmp/tiny.json --out /tmp/tiny.md
 """
@@ -110,7 +120,9 @@ DEFAULT_GAMES = (
     "gan", "gman-2", "gman-5", "gman-10",
     "mgan-4", "mgan-10", "madgan-4", "madgan-10", "megan-4", "megan-10",
 )
-FAMILIES = ("gan", "gman", "mgan", "madgan", "megan")
+FAMILIES = ("gan", "gman", "gman_stacked", "mgan", "madgan", "megan")
+GMAN_FAMILIES = ("gman", "gman_stacked")
+STACKED_CONV = ("auto", "grouped", "split", "im2col")
 TORCH_FAMILIES = ("gan", "gman")
 MODES = ("pipeline", "device", "train_on_batch")
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -131,8 +143,8 @@ GMAN_BOUND_SLACK = 1.2
 
 
 def parse_game(name):
-    """'gman-5' -> ('gman', 5); 'gan' -> ('gan', 1)."""
-    m = re.fullmatch(r"([a-z]+)(?:-(\d+))?", name.strip().lower())
+    """'gman-5' -> ('gman', 5); 'gman_stacked-5' -> ('gman_stacked', 5); 'gan' -> ('gan', 1)."""
+    m = re.fullmatch(r"([a-z_]+)(?:-(\d+))?", name.strip().lower())
     if not m or m.group(1) not in FAMILIES:
         raise ValueError(f"Unknown game {name!r}; use one of {FAMILIES} with -N (e.g. gman-5, mgan-4).")
     family, n = m.group(1), m.group(2)
@@ -417,8 +429,9 @@ def layer_flops(layer, in_shape, out_shape):
     """FLOPs (2 per multiply-add, plus bias adds) of one call, per example.
 
     Counts the matrix products of Dense, Conv2D, Conv2DTranspose and
-    kmgan's MultiDense (as implemented: one (K*d, units) product) and
-    GroupedDense. Element-wise layers (batch norm, activations, selection)
+    kmgan's MultiDense (as implemented: one (K*d, units) product),
+    GroupedDense, and the stacked discriminators' StackedConv2D and
+    StackedDense. Element-wise layers (batch norm, activations, selection)
     are not counted: they are under 1% of a DCGAN's FLOPs. Returns None for
     a layer with weights this function does not know.
     """
@@ -432,6 +445,11 @@ def layer_flops(layer, in_shape, out_shape):
         cin = in_shape[-1] // getattr(layer, "groups", 1)
         outputs = _prod(out_shape[1:])
         return outputs * (2 * kh * kw * cin + (1 if layer.use_bias else 0))
+    if kind == "StackedConv2D":
+        kh, kw = layer.kernel_size
+        cin = int(layer.kernel.shape[-2])  # one discriminator's input channels
+        outputs = _prod(out_shape[1:])
+        return outputs * (2 * kh * kw * cin + (1 if layer.use_bias else 0))
     if kind == "Conv2DTranspose":
         kh, kw = layer.kernel_size
         cout = out_shape[-1]
@@ -440,7 +458,7 @@ def layer_flops(layer, in_shape, out_shape):
     if kind == "MultiDense":
         k, d, units = layer.num_generators, in_shape[-1], layer.units
         return 2 * k * d * units + (2 * k * units if layer.use_bias else 0)
-    if kind == "GroupedDense":
+    if kind in ("GroupedDense", "StackedDense"):
         k, d, units = layer.num_groups, in_shape[-1], layer.units
         return 2 * k * d * units + (k * units if layer.use_bias else 0)
     if not layer.weights or kind in ("BatchNormalization", "LayerNormalization"):
@@ -489,7 +507,7 @@ def step_flops(family, batch, fakes, g, d, n=1, gate=0):
         MEGAN:         experts + gate fwd (B)  +  3 D (2B)  |
                        3 (experts + 2 gate) (B)  +  2 D (B)
     """
-    if family in ("gan", "gman"):
+    if family in ("gan",) + GMAN_FAMILIES:
         return g * fakes + n * 3 * d * (batch + fakes) + 3 * g * fakes + n * 2 * d * fakes
     if family in ("mgan", "madgan"):
         return g * fakes + 3 * d * (batch + fakes) + 3 * g * fakes + 2 * d * fakes
@@ -592,9 +610,31 @@ def _build_megan(cfg, k):
     }
 
 
+def _build_gman_stacked(cfg, n):
+    from kmgan import nets
+    from kmgan.games.gman import GMAN
+    from kmgan.nets.stacked import stacked_dcgan_discriminator
+
+    shape = cfg["image_shape"]
+    g = nets.dcgan_generator(cfg["latent_dim"], shape, base_filters=cfg["base_filters"], seed=0)
+    d = stacked_dcgan_discriminator(
+        n, shape, base_filters=cfg["base_filters"], seed=1, name="discriminator",
+        implementation=cfg.get("stacked_conv", "auto"),
+    )
+    model = GMAN(g, d, aggregator="mean", loss="non_saturating", seed=0)
+    one = nets.dcgan_discriminator(shape, base_filters=cfg["base_filters"], seed=1)
+    return model, {
+        "g_flops": forward_flops(g)[0], "d_flops": forward_flops(one)[0],
+        "stacked_d_flops": forward_flops(d)[0], "fakes": cfg["batch_size"],
+        "params_g": g.count_params(), "params_d": d.count_params(),
+        "players": f"1 G, {n} D stacked in one model (conv: {cfg.get('stacked_conv', 'auto')})",
+    }
+
+
 REGISTRY = {
     "gan": _build_gan,
     "gman": _build_gman,
+    "gman_stacked": _build_gman_stacked,
     "mgan": _build_mgan,
     "madgan": _build_madgan,
     "megan": _build_megan,
@@ -647,16 +687,19 @@ def _epoch_timer():
 
 
 def time_pipeline(model, cfg):
-    """`fit` on a repeated tf.data pipeline: (compile_s, per-step times)."""
+    """`fit` on a repeated tf.data pipeline: (compile_s, per-step times, method,
+    {"compile_cpu_s": the process CPU time of the first fit})."""
     ds = _dataset(cfg)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0)
     compile_s = time.perf_counter() - start
+    compile_cpu_s = time.process_time() - cpu_start
     timer = _epoch_timer()
     model.fit(ds, epochs=cfg["warmup"] + cfg["repeats"], steps_per_epoch=cfg["steps"],
               verbose=0, callbacks=[timer])
     times = [t / cfg["steps"] for t in timer.times[cfg["warmup"]:]]
-    return compile_s, times, "fit(tf.data: from_tensor_slices.repeat.batch.prefetch)"
+    method = "fit(tf.data: from_tensor_slices.repeat.batch.prefetch)"
+    return compile_s, times, method, {"compile_cpu_s": compile_cpu_s}
 
 
 class _DeviceLoop:
@@ -834,8 +877,9 @@ def run_kmgan_job(job, cfg, memory):
             try:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message=".*donated buffers.*")
-                    compile_s, times, method = TIMERS[mode](model, cfg)
+                    compile_s, times, method, *extra = TIMERS[mode](model, cfg)
                 fields = _timing_fields(compile_s, times)
+                fields.update(*extra)
                 rows.append(_row(
                     job, cfg, mode=mode, method=method, **fields, **info,
                     peak_rss_mb=memory.peak_mb(), rss_method=memory.method,
@@ -1205,7 +1249,7 @@ def render_markdown(result):
         lead = [r["game"], _impl_text(r), _jit_text(r), r["precision"], r["mode"]]
         if not (_ok(r) and _ok(base)):
             status = r.get("status") if not _ok(r) else f"GAN: {base.get('status')}"
-            if r["family"] == "gman":
+            if r["family"] in GMAN_FAMILIES:
                 gman_body.append(lead + ["—"] * 5 + [status])
             else:
                 multi_body.append(lead + ["—"] * 4 + [status])
@@ -1214,7 +1258,7 @@ def render_markdown(result):
         info = r if r.get("g_flops") else _flops_of(rows, r)
         base_info = base if base.get("g_flops") else _flops_of(rows, base)
         model = info["step_flops"] / base_info["step_flops"] if info and base_info else None
-        if r["family"] == "gman" and info:
+        if r["family"] in GMAN_FAMILIES and info:
             g, d = info["g_flops"], info["d_flops"]
             bound = (g + r["n"] * d) / (g + d)
             if measured <= GMAN_BOUND_SLACK * bound:
@@ -1256,28 +1300,35 @@ def render_markdown(result):
         if k in seen:
             continue
         seen.add(k)
-        points = []
-        for game in ["gan"] + sorted({x["game"] for x in rows if x["family"] == "gman"},
-                                     key=lambda g: parse_game(g)[1]):
-            other = index.get(_key(r, game=game))
-            if other is not None and _ok(other):
-                points.append((parse_game(game)[1], other["compile_s"]))
-        if len(points) < 2:
-            continue
-        exponent = _loglog_slope(points)
-        per_d = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
-        body.append([_impl_text(r), _jit_text(r), r["precision"], r["mode"],
-                     ", ".join(f"N={n}: {t:.2f}s" for n, t in points), _fmt(exponent),
-                     _fmt(per_d), _growth(exponent)])
+        for family in GMAN_FAMILIES:
+            for clock, field in (("wall", "compile_s"), ("CPU", "compile_cpu_s")):
+                points = []
+                for game in ["gan"] + sorted({x["game"] for x in rows if x["family"] == family},
+                                             key=lambda g: parse_game(g)[1]):
+                    other = index.get(_key(r, game=game))
+                    if other is not None and _ok(other) and other.get(field) is not None:
+                        points.append((parse_game(game)[1], other[field]))
+                if len(points) < 2:
+                    continue
+                exponent = _loglog_slope(points)
+                per_d = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+                body.append([_impl_text(r), _jit_text(r), r["precision"], r["mode"],
+                             "stacked" if family == "gman_stacked" else "list", clock,
+                             ", ".join(f"N={n}: {t:.2f}s" for n, t in points), _fmt(exponent),
+                             _fmt(per_d), _growth(exponent)])
     if not body:
         lines.append("No GAN and GMAN `pipeline` rows to compare.")
     else:
         lines.append("Growth exponent b of time ≈ a·N^b fitted on the points (b < 0.9: "
                      "sub-linear, 0.9 to 1.1: about linear); "
-                     "per extra D: (t_max − t_1)/(N_max − 1).")
+                     "per extra D: (t_max − t_1)/(N_max − 1). N = 1 is the GAN; `list`: "
+                     "GMAN with N discriminator models, `stacked`: one stacked model. "
+                     "`wall`: wall time of the first `fit` step; `CPU`: the process CPU "
+                     "time of the same call (less sensitive to other load on the machine).")
         lines.append("")
-        lines.append(_table(["impl", "jit", "precision", "mode", "time to first step",
-                             "exponent b", "s per extra D", "growth"], body))
+        lines.append(_table(["impl", "jit", "precision", "mode", "discriminators", "clock",
+                             "time to first step", "exponent b", "s per extra D", "growth"],
+                            body))
 
     # ---- FLOPs and parameters
     lines += ["", "## FLOPs and parameters (per example, forward, counted per layer)", ""]
@@ -1359,7 +1410,13 @@ def build_parser():
     p.add_argument("--json", help="where a backend run writes its rows (default benchmark-<backend>.json)")
     p.add_argument("--out", help="write the Markdown report here")
     p.add_argument("--games", default=",".join(DEFAULT_GAMES),
-                   help="comma-separated: gan, gman-N, mgan-K, madgan-K, megan-K")
+                   help="comma-separated: gan, gman-N, gman_stacked-N, mgan-K, madgan-K, megan-K")
+    p.add_argument("--stacked", action="store_true",
+                   help="also time gman_stacked-N (N discriminators stacked in one model) "
+                        "beside every gman-N")
+    p.add_argument("--stacked-conv", default="auto", choices=STACKED_CONV,
+                   help="grouped-convolution implementation of the stacked discriminators "
+                        "(kmgan.nets.stacked.StackedConv2D; auto: im2col on CPU, grouped on GPU)")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--channels", type=int, default=3)
     p.add_argument("--latent-dim", type=int, default=100)
@@ -1395,12 +1452,19 @@ def config_from_args(args, argv):
     games = [g.strip() for g in args.games.split(",") if g.strip()]
     for g in games:
         parse_game(g)
+    if args.stacked:
+        for g in list(games):
+            family, n = parse_game(g)
+            twin = f"gman_stacked-{n}"
+            if family == "gman" and twin not in games:
+                games.insert(games.index(g) + 1, twin)
     jit = [v == "on" for v in _flag_list(args.jit, ("on", "off"), "jit")]
     for name in ("steps", "repeats", "batch_size", "dataset_batches"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1.")
     return {
         "games": games,
+        "stacked_conv": args.stacked_conv,
         "image_shape": (args.image_size, args.image_size, args.channels),
         "latent_dim": args.latent_dim,
         "base_filters": args.base_filters,

@@ -53,8 +53,9 @@ def tiny_run(tmp_path_factory):
     # covered by test_engine. JAX runs its default, jit on. No clear_session:
     # the rest of the test session keeps its Keras global state.
     jit = "off" if BACKEND == "tensorflow" else "on"
+    # --stacked adds gman_stacked-2 (the two discriminators as one stacked model).
     benchmark.main([
-        "--tiny", "--jit", jit, "--torch-threads", "1", "--no-clear-session",
+        "--tiny", "--stacked", "--jit", jit, "--torch-threads", "1", "--no-clear-session",
         "--json", str(json_path), "--out", str(md_path), "--quiet",
     ])
     with open(json_path) as f:
@@ -67,7 +68,7 @@ def test_tiny_benchmark_runs_end_to_end(tiny_run):
     rows = result["rows"]
     kmgan_rows = [r for r in rows if r["impl"] == "kmgan"]
     assert {(r["game"], r["mode"]) for r in kmgan_rows} == {
-        (g, m) for g in ("gan", "gman-2") for m in ("pipeline", "device")
+        (g, m) for g in ("gan", "gman-2", "gman_stacked-2") for m in ("pipeline", "device")
     }
     for r in kmgan_rows:
         assert r["status"] == "ok", r
@@ -80,6 +81,12 @@ def test_tiny_benchmark_runs_end_to_end(tiny_run):
     assert "## Throughput" in markdown and "gman-2" in markdown
     assert f"{device['cpu_count']} CPUs" in markdown
     assert "## Multi-player cost" in markdown and "FLOP bound" in markdown
+    stacked = [r for r in kmgan_rows if r["game"] == "gman_stacked-2"]
+    plain = [r for r in kmgan_rows if r["game"] == "gman-2"]
+    assert stacked[0]["d_flops"] == plain[0]["d_flops"]  # per discriminator
+    assert stacked[0]["params_d"] == plain[0]["params_d"]
+    compile_section = markdown.split("## Time to first step")[1]
+    assert "| list |" in compile_section and "| stacked |" in compile_section
 
 
 def test_tiny_benchmark_pytorch_column(tiny_run):
@@ -133,6 +140,21 @@ def _fake_meta():
             "config": {"image_shape": [32, 32, 3], "latent_dim": 100, "base_filters": 4,
                        "batch_size": 8, "repeats": 1, "steps": 1, "warmup": 0},
             "rss_method": "test"}
+
+
+def test_flop_counter_counts_stacked_discriminators():
+    from kmgan.nets.stacked import stacked_dcgan_discriminator
+    from kmgan.nets.stacked import stacked_mlp_discriminator
+
+    one = benchmark.forward_flops(kmgan.nets.dcgan_discriminator((32, 32, 3), base_filters=4))
+    five = benchmark.forward_flops(stacked_dcgan_discriminator(5, (32, 32, 3), base_filters=4))
+    assert five == (5 * one[0], [])
+    mlp = benchmark.forward_flops(kmgan.nets.mlp_discriminator(2, (8, 8)))
+    assert benchmark.forward_flops(stacked_mlp_discriminator(3, 2, (8, 8))) == (3 * mlp[0], [])
+    assert benchmark.parse_game("gman_stacked-5") == ("gman_stacked", 5)
+    argv = ["--games", "gan,gman-2,gman-5", "--stacked"]
+    cfg = benchmark.config_from_args(benchmark.build_parser().parse_args(argv), argv)
+    assert cfg["games"] == ["gan", "gman-2", "gman_stacked-2", "gman-5", "gman_stacked-5"]
 
 
 def test_flop_counter_matches_a_hand_count():

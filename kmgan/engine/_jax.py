@@ -81,3 +81,7 @@ def input_gradient(fn, x):
             return fn(x)
 
     return jax.grad(value)(x)
+
+
+def accelerator_present():
+    return jax.default_backend() != "cpu"

@@ -33,3 +33,7 @@ def input_gradient(fn, x):
         tape.watch(x)
         y = fn(x)
     return tape.gradient(y, x)
+
+
+def accelerator_present():
+    return bool(tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"))

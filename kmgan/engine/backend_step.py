@@ -37,3 +37,8 @@ def minimize(model, loss_fn, players):
 def input_gradient(fn, x):
     """Gradient of the scalar `fn(x)` with respect to the tensor `x`."""
     return _impl().input_gradient(fn, x)
+
+
+def accelerator_present():
+    """Whether the active backend computes on a GPU/TPU (False on a CPU)."""
+    return _impl().accelerator_present()

@@ -23,6 +23,27 @@ For GAM battles the GMAN's discriminator is its aggregate: per example, the
 probabilities p_i = s(D_i(x)) are combined with the weights F gives the
 discriminators (mean of p_i; min of p_i for `max`; softmax(lambda * (1 - p))
 weights for `soft`/`auto`).
+
+The N discriminators come in one of two forms, served by one code path: the
+game always computes the (batch, N) matrix of the N discriminators' logits
+and takes every per-discriminator loss column by column.
+
+- a list of N models, each data -> one logit (any architectures): the
+  matrix is their N outputs side by side; N players, one optimizer each;
+- ONE model data -> (batch, N) logits, typically N identical
+  discriminators stacked into one network
+  (`kmgan.nets.stacked_dcgan_discriminator`, `stacked_mlp_discriminator`,
+  `stack_discriminators`): the matrix is one call. Its step holds one copy
+  of the discriminator graph instead of N (only the N logged losses remain
+  per discriminator), so tracing and compilation hardly grow with N; see
+  `kmgan.nets.stacked` for how its convolutions run on CPUs and GPUs. It is
+  one player with one optimizer: for an
+  element-wise optimizer (Adam, RMSprop, SGD with or without momentum,
+  weight decay included) one optimizer over the stacked weights makes
+  exactly the updates N optimizers with the same hyper-parameters make over
+  the N slices. Per-variable or global gradient clipping (`clipnorm`,
+  `global_clipnorm`) and layer-wise optimizers (LAMB, LARS) see the stacked
+  tensors as one and differ.
 """
 
 import math
@@ -37,6 +58,8 @@ from kmgan.evaluators import guided_loss
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
+from kmgan.nets.stacked import num_stacked
+from kmgan.nets.stacked import unstack_discriminator
 
 AGGREGATORS = ("mean", "max", "soft", "auto")
 
@@ -69,8 +92,11 @@ class GMAN(GeneratorGame):
 
     Args:
         generator: `keras.Model` z -> data.
-        discriminators: list of N >= 1 `keras.Model`s data -> one logit; they
-            may differ in architecture (see `kmgan.nets.varied_discriminators`).
+        discriminators: list of N >= 1 `keras.Model`s data -> one logit (they
+            may differ in architecture, see
+            `kmgan.nets.varied_discriminators`), or one `keras.Model`
+            data -> (batch, N) logits holding N discriminators (a stacked
+            model, see the module docstring).
         aggregator: "mean", "max", "soft" or "auto" (GMAN*).
         lam: lambda of "soft", or the initial lambda of "auto".
         lambda_penalty: c in GMAN*'s objective F_lambda - c * lambda.
@@ -103,8 +129,20 @@ class GMAN(GeneratorGame):
         seed=None,
         name="gman",
     ):
-        discriminators = list(discriminators or [])
-        if len(discriminators) < 1:
+        if discriminators is None:
+            discriminators = []
+        stacked = isinstance(discriminators, keras.Model)
+        if stacked:
+            n = num_stacked(discriminators)
+        else:
+            if isinstance(discriminators, (str, bytes, dict)) or not hasattr(discriminators, "__iter__"):
+                raise TypeError(
+                    "discriminators must be a list of keras.Models or one keras.Model "
+                    f"with (batch, N) logits; got {type(discriminators).__name__}."
+                )
+            discriminators = list(discriminators)
+            n = len(discriminators)
+        if n < 1:
             raise ValueError("GMAN needs N >= 1 discriminators, got none.")
         if aggregator not in AGGREGATORS:
             raise ValueError(
@@ -114,7 +152,6 @@ class GMAN(GeneratorGame):
             raise ValueError(f"lambda must be >= 0, got {lam}.")
         if int(d_steps) < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
-        n = len(discriminators)
         log_names = ["d_loss", "g_loss"] + [f"d_loss_{i}" for i in range(n)]
         if aggregator == "auto":
             log_names.append("lambda")
@@ -122,11 +159,17 @@ class GMAN(GeneratorGame):
         log_names += list(guidance_log_names(guidance))
         super().__init__(generator, log_names=log_names, seed=seed, name=name)
         self.evaluator = guidance
-        for i, d in enumerate(discriminators):
-            check_discriminator(d, self.data_shape, role=f"discriminator {i}")
-        if len({id(d) for d in discriminators}) != n:
-            raise ValueError("The N discriminators must be distinct models.")
+        if stacked:
+            _check_stacked(discriminators, self.data_shape)
+        else:
+            for i, d in enumerate(discriminators):
+                check_discriminator(d, self.data_shape, role=f"discriminator {i}")
+            if len({id(d) for d in discriminators}) != n:
+                raise ValueError("The N discriminators must be distinct models.")
+        # As given: the list, or the one stacked model (what get_config saves).
         self.discriminators = discriminators
+        self.stacked = stacked
+        self._num_discriminators = n
         self.aggregator = aggregator
         self.lam = float(lam)
         self.lambda_penalty = float(lambda_penalty)
@@ -153,25 +196,61 @@ class GMAN(GeneratorGame):
 
     @property
     def num_discriminators(self):
-        return len(self.discriminators)
+        """N, the number of discriminators (logits per example)."""
+        return self._num_discriminators
+
+    @property
+    def discriminator_models(self):
+        """The discriminator players' models: the N models, or the one stacked model."""
+        return [self.discriminators] if self.stacked else list(self.discriminators)
+
+    @property
+    def discriminator_players(self):
+        """The discriminator players' names: "discriminator_0" ... for a
+        list, "discriminator" for a stacked model."""
+        if self.stacked:
+            return ["discriminator"]
+        return [f"discriminator_{i}" for i in range(self.num_discriminators)]
+
+    def get_discriminator(self, index):
+        """Discriminator `index` as a plain model data -> (batch, 1).
+
+        For a list, the model itself (trained in place); for a stacked model,
+        a copy of its slice (`kmgan.nets.unstack_discriminator`), e.g. to
+        keep or inspect one discriminator.
+        """
+        index = int(index)
+        if not 0 <= index < self.num_discriminators:
+            raise ValueError(f"index must be in [0, {self.num_discriminators}), got {index}.")
+        if self.stacked:
+            return unstack_discriminator(self.discriminators, index)
+        return self.discriminators[index]
+
+    def discriminator_logits(self, x, training=False):
+        """The (batch, N) logits of the N discriminators on `x`."""
+        if self.stacked:
+            logits = self.discriminators(x, training=training)
+            return ops.reshape(logits, (-1, self.num_discriminators))
+        return ops.concatenate(
+            [ops.reshape(D(x, training=training), (-1, 1)) for D in self.discriminators],
+            axis=1,
+        )
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """Args: `d_optimizer` is cloned, one per discriminator (each keeps its
-        own state); `g_optimizer` serves the generator (and GMAN*'s lambda).
+        """Args: `d_optimizer` is cloned, one per discriminator player (each
+        keeps its own state; a stacked model is one player, see the module
+        docstring); `g_optimizer` serves the generator (and GMAN*'s lambda).
         kwargs as `GameModel.compile`."""
         from kmgan.engine import clone_optimizer
 
-        optimizers = {
-            f"discriminator_{i}": clone_optimizer(d_optimizer)
-            for i in range(self.num_discriminators)
-        }
+        optimizers = {p: clone_optimizer(d_optimizer) for p in self.discriminator_players}
         optimizers["generator"] = g_optimizer
         super().compile(optimizers, **kwargs)
 
     def player_variables(self):
         players = {
-            f"discriminator_{i}": d.trainable_variables
-            for i, d in enumerate(self.discriminators)
+            p: d.trainable_variables
+            for p, d in zip(self.discriminator_players, self.discriminator_models)
         }
         players["generator"] = list(self.generator.trainable_variables)
         if self.aggregator == "auto":
@@ -188,28 +267,28 @@ class GMAN(GeneratorGame):
         real = real_data(data)
         batch_size = ops.shape(real)[0]
         G = self.generator
-        d_players = [f"discriminator_{i}" for i in range(self.num_discriminators)]
 
         def discriminator_losses(fake):
-            per_d = ops.stack(
-                [
-                    self.loss.discriminator(D(real, training=True), D(fake, training=True))
-                    for D in self.discriminators
-                ]
+            # (N,): column i is D_i's loss. The sum is separable, so one
+            # backward pass gives every D_i the gradient of its own loss.
+            per_d = self.loss.discriminator(
+                self.discriminator_logits(real, training=True),
+                self.discriminator_logits(fake, training=True),
+                axis=0,
             )
             return ops.sum(per_d), per_d
 
         for _ in range(self.d_steps):
             fake = ops.stop_gradient(G(self.sample_z(batch_size), training=True))
-            _, d_losses = self.minimize(d_players, lambda: discriminator_losses(fake))
+            _, d_losses = self.minimize(
+                self.discriminator_players, lambda: discriminator_losses(fake)
+            )
 
         z = self.sample_z(batch_size)
 
         def generator_loss():
             fake = G(z, training=True)
-            values = ops.stack(
-                [self.loss.generator(D(fake, training=True)) for D in self.discriminators]
-            )
+            values = self.loss.generator(self.discriminator_logits(fake, training=True), axis=0)
             lam = self.current_lambda()
             loss = aggregate(values, self.aggregator, lam)
             if self.aggregator == "auto":
@@ -224,15 +303,27 @@ class GMAN(GeneratorGame):
         return logs
 
     def real_probability(self, x):
-        probs = ops.stack(
-            [
-                ops.sigmoid(ops.reshape(D(x, training=False), (-1,)))
-                for D in self.discriminators
-            ]
-        )  # (N, batch)
+        probs = ops.sigmoid(
+            ops.cast(self.discriminator_logits(x, training=False), "float32")
+        )  # (batch, N)
         if self.aggregator == "mean":
-            return ops.mean(probs, axis=0)
+            return ops.mean(probs, axis=1)
         if self.aggregator == "max":
-            return ops.min(probs, axis=0)
-        weights = ops.softmax(self.current_lambda() * (1.0 - probs), axis=0)
-        return ops.sum(weights * probs, axis=0)
+            return ops.min(probs, axis=1)
+        weights = ops.softmax(self.current_lambda() * (1.0 - probs), axis=1)
+        return ops.sum(weights * probs, axis=1)
+
+
+def _check_stacked(model, data_shape):
+    """Raises unless `model` maps data_shape to (batch, N) logits."""
+    in_shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    if in_shape is None or len(model.inputs) != 1:
+        raise ValueError(
+            f"The stacked discriminator {model.name!r} must take one input of the "
+            "generator's data shape."
+        )
+    if in_shape != tuple(data_shape):
+        raise ValueError(
+            f"The stacked discriminator takes inputs of shape {in_shape} but the "
+            f"generator produces {tuple(data_shape)}."
+        )

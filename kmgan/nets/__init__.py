@@ -1,7 +1,7 @@
 """Architecture builders for kmgan's players.
 
-Every builder returns a functional `keras.Model` made only of stock Keras
-layers, so it saves to `.keras` and reloads with
+Every builder returns a functional `keras.Model` (of stock Keras layers, or
+kmgan's registered ones for the multi-player nets), so it saves to `.keras` and reloads with
 `keras.saving.load_model(path, safe_mode=True)`. Discriminators return raw
 logits of shape (batch, 1); the games' losses apply the sigmoid.
 
@@ -11,6 +11,12 @@ logits of shape (batch, 1); the games' losses apply the sigmoid.
   GAN" (3 convolutional layers, fully connected output) for 28x28 / 32x32.
 * `mlp_generator`, `mlp_discriminator`: MLPs for 2-D toy mixtures.
 * `varied_discriminators`: N discriminators of differing architecture.
+* `stacked_dcgan_discriminator`, `stacked_mlp_discriminator`: N independent
+  discriminators of one architecture as one model with (batch, N) logits
+  (GMAN takes it in place of a list; compile time stays flat in N);
+  `unstack_discriminator` / `stack_discriminators` convert between the two
+  forms. These use kmgan's own registered layers (import kmgan before
+  loading them).
 * `latent_dim_of`, `image_shape_of`: read shapes back from built models.
 """
 
@@ -41,6 +47,10 @@ from kmgan.nets.multi import multi_mlp_generator
 from kmgan.nets.sngan import sngan_classifier
 from kmgan.nets.sngan import sngan_discriminator
 from kmgan.nets.sngan import sngan_generator
+from kmgan.nets.stacked import stack_discriminators
+from kmgan.nets.stacked import stacked_dcgan_discriminator
+from kmgan.nets.stacked import stacked_mlp_discriminator
+from kmgan.nets.stacked import unstack_discriminator
 from kmgan.nets.varied import varied_discriminator_configs
 from kmgan.nets.varied import varied_discriminators
 
@@ -72,6 +82,10 @@ __all__ = [
     "max_discriminator_depth",
     "mlp_discriminator",
     "mlp_generator",
+    "stack_discriminators",
+    "stacked_dcgan_discriminator",
+    "stacked_mlp_discriminator",
+    "unstack_discriminator",
     "varied_discriminator_configs",
     "varied_discriminators",
 ]
