@@ -160,6 +160,61 @@ def dcgan_generator(
     return keras.Model(z, image, name=name)
 
 
+def discriminator_depth(image_shape, depth=None):
+    """The checked number of stride-2 blocks of a DCGAN discriminator.
+
+    Args:
+        image_shape: a checked image shape.
+        depth: None (the generator's mirror) or an int in [1, max depth].
+
+    Returns:
+        The depth, an int.
+    """
+    max_depth = max_discriminator_depth(image_shape)
+    depth = check_positive_int(DEFAULT_D_DEPTH[image_shape[0]] if depth is None else depth, "depth")
+    if depth > max_depth:
+        raise ValueError(
+            f"`depth` must be between 1 and {max_depth} for image_shape "
+            f"{image_shape}, got {depth}."
+        )
+    return depth
+
+
+def discriminator_blocks(x, depth, base_filters, kernel_size, dropout, seeds, conv=None):
+    """The DCGAN discriminator's `depth` stride-2 conv blocks on `x`.
+
+    Block i: conv with `base_filters * min(2**i, 8)` filters (bias on block 0
+    only), batch norm from block 1 on, LeakyReLU(0.2), optional dropout.
+    Layer names and the order seeds are drawn in are the same for every
+    caller, so plain, stacked and shared-trunk discriminators initialise
+    alike.
+
+    Args:
+        x: input tensor.
+        depth, base_filters, kernel_size, dropout: checked sizes.
+        seeds: a `SeedStream`.
+        conv: optional `conv(i, filters, kernel_size, **kwargs)` building
+            block i's convolution (default `keras.layers.Conv2D`).
+
+    Returns:
+        The output of the last block.
+    """
+    for i in range(depth):
+        filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
+        kwargs = dict(strides=2, padding="same", use_bias=(i == 0),
+                      kernel_initializer=dcgan_kernel_init(seeds), name=f"conv{i + 1}")
+        if conv is None:
+            x = layers.Conv2D(filters, kernel_size, **kwargs)(x)
+        else:
+            x = conv(i, filters, kernel_size, **kwargs)(x)
+        if i > 0:
+            x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)
+        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
+        if dropout > 0:
+            x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
+    return x
+
+
 def dcgan_discriminator(
     image_shape=(28, 28, 1),
     base_filters=64,
@@ -202,35 +257,11 @@ def dcgan_discriminator(
     base_filters = check_positive_int(base_filters, "base_filters")
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     dropout = check_dropout(dropout)
-    max_depth = max_discriminator_depth(image_shape)
-    if depth is None:
-        depth = DEFAULT_D_DEPTH[image_shape[0]]
-    depth = check_positive_int(depth, "depth")
-    if depth > max_depth:
-        raise ValueError(
-            f"`depth` must be between 1 and {max_depth} for image_shape "
-            f"{image_shape}, got {depth}."
-        )
+    depth = discriminator_depth(image_shape, depth)
     seeds = SeedStream(seed)
 
     image = keras.Input(shape=image_shape, name="image")
-    x = image
-    for i in range(depth):
-        filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
-        x = layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=(i == 0),
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"conv{i + 1}",
-        )(x)
-        if i > 0:
-            x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)
-        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
+    x = discriminator_blocks(image, depth, base_filters, kernel_size, dropout, seeds)
     x = layers.Flatten(name="flatten")(x)
     logits = layers.Dense(
         1, kernel_initializer=dcgan_kernel_init(seeds), name="logits"

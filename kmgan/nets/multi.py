@@ -39,8 +39,8 @@ from keras import layers
 from keras import ops
 
 from kmgan.nets.dcgan import DEFAULT_D_DEPTH
-from kmgan.nets.dcgan import MAX_FILTER_MULTIPLIER
 from kmgan.nets.dcgan import _n_upsamplings
+from kmgan.nets.dcgan import discriminator_blocks
 from kmgan.nets.layers import BN_EPSILON
 from kmgan.nets.layers import BN_MOMENTUM
 from kmgan.nets.layers import SUPPORTED_SPATIAL
@@ -595,20 +595,7 @@ def classifier_outputs(num_generators, variant="general"):
 
 
 def _dcgan_trunk(image, base_filters, kernel_size, depth, seeds):
-    x = image
-    for i in range(depth):
-        filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
-        x = layers.Conv2D(
-            filters, kernel_size, strides=2, padding="same", use_bias=(i == 0),
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"conv{i + 1}",
-        )(x)
-        if i > 0:
-            x = layers.BatchNormalization(
-                momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-                gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=seeds()),
-                name=f"conv{i + 1}_bn",
-            )(x)
-        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
+    x = discriminator_blocks(image, depth, base_filters, kernel_size, 0.0, seeds)
     return layers.Flatten(name="flatten")(x)
 
 

@@ -70,15 +70,13 @@ import numpy as np
 from keras import layers
 from keras import ops
 
-from kmgan.nets.dcgan import DEFAULT_D_DEPTH
-from kmgan.nets.dcgan import MAX_FILTER_MULTIPLIER
-from kmgan.nets.dcgan import max_discriminator_depth
+from kmgan.nets.dcgan import discriminator_blocks
+from kmgan.nets.dcgan import discriminator_depth
 from kmgan.nets.layers import SeedStream
 from kmgan.nets.layers import check_dropout
 from kmgan.nets.layers import check_image_shape
 from kmgan.nets.layers import check_positive_int
 from kmgan.nets.layers import check_units
-from kmgan.nets.layers import dcgan_batch_norm
 from kmgan.nets.layers import dcgan_kernel_init
 from kmgan.nets.layers import leaky_relu
 from kmgan.nets.multi import GroupedDense
@@ -455,29 +453,15 @@ def stacked_dcgan_discriminator(
     base_filters = check_positive_int(base_filters, "base_filters")
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     dropout = check_dropout(dropout)
-    max_depth = max_discriminator_depth(image_shape)
-    depth = check_positive_int(DEFAULT_D_DEPTH[image_shape[0]] if depth is None else depth, "depth")
-    if depth > max_depth:
-        raise ValueError(
-            f"`depth` must be between 1 and {max_depth} for image_shape "
-            f"{image_shape}, got {depth}."
-        )
+    depth = discriminator_depth(image_shape, depth)
     seeds = SeedStream(seed)
 
+    def conv(i, filters, kernel_size, **kwargs):
+        return StackedConv2D(n, filters, kernel_size, shared_input=(i == 0),
+                             implementation=implementation, **kwargs)
+
     image = keras.Input(shape=image_shape, name="image")
-    x = image
-    for i in range(depth):
-        filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
-        x = StackedConv2D(
-            n, filters, kernel_size, strides=2, padding="same", use_bias=(i == 0),
-            shared_input=(i == 0), implementation=implementation,
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"conv{i + 1}",
-        )(x)
-        if i > 0:
-            x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)
-        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
+    x = discriminator_blocks(image, depth, base_filters, kernel_size, dropout, seeds, conv=conv)
     x = StackedFlatten(n, name="flatten")(x)
     x = StackedDense(n, 1, kernel_initializer=dcgan_kernel_init(seeds), name="logits")(x)
     return keras.Model(image, _logits_matrix(x, n), name=name)
