@@ -224,24 +224,26 @@ def _load_data(args, log):
     return (x, y), (xt, yt)
 
 
-def _optimizers(args):
-    import keras
-
-    return (keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
-
-
 def _game_missing(name):
-    """None when the game of `name` ("cgan" / "madgan") imports, else the reason."""
+    """None when the game of `name` ("cgan" / "madgan") is registered, else the reason."""
     try:
-        if name == "cgan":
-            from kmgan.games.conditional import ConditionalGAN  # noqa: F401
-            from kmgan.nets.conditional import conditional_generator  # noqa: F401
-        else:
-            from kmgan.games.madgan import MADGAN  # noqa: F401
-            from kmgan.nets.multi import madgan_generator  # noqa: F401
-    except ImportError as err:
+        from kmgan.games import registry
+
+        registry.get(name)
+    except (ImportError, ValueError) as err:
         return str(err)
     return None
+
+
+def _build_game(name, shape, args, seed, **options):
+    """The registry's game `name` at the `--gan-*` sizes, compiled with its
+    paper optimizers (Adam(2e-4, beta_1=0.5) for cgan and madgan)."""
+    from kmgan.games import registry
+
+    game = registry.build(name, shape, latent_dim=args.latent_dim,
+                          base_filters=args.gan_base_filters, seed=seed, **options)
+    game.compile()
+    return game
 
 
 def train_cgan(real, num_classes, args, path, log=print, seed=None, epochs=None):
@@ -260,26 +262,16 @@ def train_cgan(real, num_classes, args, path, log=print, seed=None, epochs=None)
         The trained generator, or None when the ConditionalGAN game cannot be
         imported (the reason is logged).
     """
-    try:
-        from kmgan.games.conditional import ConditionalGAN
-        from kmgan.nets.conditional import conditional_discriminator
-        from kmgan.nets.conditional import conditional_generator
-    except ImportError as err:
-        log(f"cgan: SKIPPED: kmgan's ConditionalGAN is not available ({err}).")
+    missing = _game_missing("cgan")
+    if missing:
+        log(f"cgan: SKIPPED: kmgan's ConditionalGAN is not available ({missing}).")
         return None
     from kmgan import data
 
     x, y = real
-    shape = tuple(x.shape[1:])
     seed = args.seeds[0] if seed is None else int(seed)
     epochs = args.gan_epochs if epochs is None else int(epochs)
-    generator = conditional_generator(num_classes, latent_dim=args.latent_dim, image_shape=shape,
-                                      base_filters=args.gan_base_filters, seed=seed)
-    discriminator = conditional_discriminator(num_classes, image_shape=shape,
-                                              base_filters=args.gan_base_filters, seed=seed + 1)
-    game = ConditionalGAN(generator, discriminator, num_classes=num_classes, seed=seed)
-    d_opt, g_opt = _optimizers(args)
-    game.compile(d_optimizer=d_opt, g_optimizer=g_opt)
+    game = _build_game("cgan", tuple(x.shape[1:]), args, seed, num_classes=num_classes)
     batch = min(args.gan_batch_size, len(x))
     log(f"cgan: training {epochs} epoch(s) on {len(x)} images")
     game.fit(data.from_arrays(x, y, batch_size=batch, seed=seed), epochs=epochs, verbose=2)
@@ -304,27 +296,17 @@ def train_madgan(real, num_classes, args, path, log=print, seed=None, epochs=Non
     Returns:
         The sampler model, or None when the MADGAN game cannot be imported.
     """
-    try:
-        from kmgan.games.madgan import MADGAN
-        from kmgan.nets.multi import madgan_discriminator
-        from kmgan.nets.multi import madgan_generator
-    except ImportError as err:
-        log(f"madgan: SKIPPED: kmgan's MADGAN is not available ({err}).")
+    missing = _game_missing("madgan")
+    if missing:
+        log(f"madgan: SKIPPED: kmgan's MADGAN is not available ({missing}).")
         return None
     from kmgan import data
 
     x, _ = real
-    shape = tuple(x.shape[1:])
     seed = args.seeds[0] if seed is None else int(seed)
     epochs = args.gan_epochs if epochs is None else int(epochs)
     k = args.madgan_generators or num_classes
-    generator = madgan_generator(k, latent_dim=args.latent_dim, image_shape=shape,
-                                 base_filters=args.gan_base_filters, seed=seed)
-    discriminator = madgan_discriminator(k, image_shape=shape,
-                                         base_filters=args.gan_base_filters, seed=seed + 1)
-    game = MADGAN(generator, discriminator, seed=seed)
-    d_opt, g_opt = _optimizers(args)
-    game.compile(d_optimizer=d_opt, g_optimizer=g_opt)
+    game = _build_game("madgan", tuple(x.shape[1:]), args, seed, num_generators=k)
     batch = min(args.gan_batch_size, len(x))
     log(f"madgan: training K={k} generators, {epochs} epoch(s) on {len(x)} unlabelled images")
     game.fit(data.from_arrays(x, None, batch_size=batch, seed=seed), epochs=epochs, verbose=2)

@@ -3,6 +3,8 @@
 Keras' own `CSVLogger`, `TensorBoard`, `BackupAndRestore` and
 `TerminateOnNaN` work with every game as they are: the per-player losses are
 ordinary logs, and every player's optimizer state lives in `model.optimizer`.
+`BackupAndRestore` here is Keras' with atomic, checked backups
+(`kmgan.resume`); `SyncEpoch` resumes kmgan's data pipelines exactly.
 """
 
 import math
@@ -10,6 +12,9 @@ import os
 
 import keras
 import numpy as np
+
+from kmgan.data.order import SyncEpoch  # noqa: F401
+from kmgan.resume import BackupAndRestore  # noqa: F401
 
 
 def save_image_grid(images, path, rows=None):
@@ -152,9 +157,16 @@ class EvaluateEvery(keras.callbacks.Callback):
     Args:
         metrics: dict mapping a log name to a callable `fn(model) -> float`,
             e.g. `lambda m: kmgan.metrics.fid(real, m.sample(10_000),
-            features=features)`, or `fid_of_samples(real, features)`.
+            features=features)`, or one of the helpers below:
+            `fid_of_samples`, `kid_of_samples`, `classifier_fid_of_samples`,
+            `classes_covered_of_samples`. A callable may instead return a
+            dict of floats and list its keys in an attribute `outputs`
+            (`prdc_of_samples` does): each key is logged as
+            `"{name}_{key}"`, e.g. `{"pr": prdc_of_samples(real)}` logs
+            `pr_precision`, `pr_recall`, `pr_density`, `pr_coverage`.
         every: evaluate every `every` epochs (and always at the last one).
-        best: name of the metric that selects the best generator, or None.
+        best: log name of the metric that selects the best generator, or
+            None.
         mode: "min" (FID, distances) or "max" (IS) for `best`.
         filepath: `.keras` file for the best sampler (needs `best`).
     """
@@ -163,8 +175,13 @@ class EvaluateEvery(keras.callbacks.Callback):
         super().__init__()
         if not metrics:
             raise ValueError("EvaluateEvery needs at least one metric.")
-        if best is not None and best not in metrics:
-            raise ValueError(f"best='{best}' is not one of {sorted(metrics)}.")
+        self.log_names = {
+            name: [f"{name}_{key}" for key in fn.outputs] if hasattr(fn, "outputs") else [name]
+            for name, fn in metrics.items()
+        }
+        names = [n for group in self.log_names.values() for n in group]
+        if best is not None and best not in names:
+            raise ValueError(f"best='{best}' is not one of {sorted(names)}.")
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}.")
         if filepath is not None and (best is None or not str(filepath).endswith(".keras")):
@@ -185,11 +202,17 @@ class EvaluateEvery(keras.callbacks.Callback):
             return
         last = self._epochs is not None and epoch + 1 == self._epochs
         if (epoch + 1) % self.every and not last:
-            for name in self.metrics:
-                logs[name] = float("nan")
+            for group in self.log_names.values():
+                for name in group:
+                    logs[name] = float("nan")
             return
         for name, fn in self.metrics.items():
-            logs[name] = float(fn(self.model))
+            value = fn(self.model)
+            if hasattr(fn, "outputs"):
+                for key, log_name in zip(fn.outputs, self.log_names[name]):
+                    logs[log_name] = float(value[key])
+            else:
+                logs[name] = float(value)
         if self.best is None:
             return
         value = logs[self.best]
@@ -226,6 +249,147 @@ def fid_of_samples(real_images, features=None, num_samples=None, seed=0):
         return inception.frechet_distance(*stats["real"], *fake)
 
     return fid
+
+
+class _RealFeatures:
+    """The features of a fixed real set, extracted on first use (or given)."""
+
+    def __init__(self, real, features):
+        from kmgan.metrics import features as feats
+
+        self.real = real
+        self.features = features
+        self.count = feats.known_count(real)
+        self._array = None
+
+    def get(self):
+        from kmgan.metrics import features as feats
+
+        if self._array is None:
+            self._array = feats.extract_features(self.real, self.features)
+        return self._array
+
+
+def _check_count(name, value, need):
+    if value is not None and value < need:
+        raise ValueError(f"{name} is {value}; at least {need} are needed.")
+
+
+def kid_of_samples(real, features=None, num_samples=None, seed=0, num_subsets=100,
+                   subset_size=1000):
+    """A metric for `EvaluateEvery`: KID (mean) of the game's samples against real images.
+
+    Args:
+        real: real images in [-1, 1] (or uint8), or their ``(N, d)``
+            features (e.g. ``kmgan.metrics.real_features(...)``).
+        features: the extractor (e.g. ``kmgan.metrics.inception_2015(path)``
+            or a domain classifier; ``None``: the default of
+            ``kmgan.metrics.fid``).
+        num_samples: generated samples (default: as many as real ones).
+        seed: seed of the samples' noise and of KID's subsets.
+        num_subsets: KID's subsets.
+        subset_size: KID's subset size, at most the size of both sets.
+
+    Returns:
+        A callable ``fn(model) -> float``.
+    """
+    from kmgan.metrics import kid
+
+    ref = _RealFeatures(real, features)
+    n = num_samples or ref.count
+    _check_count("The number of real samples", ref.count, subset_size)
+    _check_count("num_samples", n, subset_size)
+
+    def kid_metric(model):
+        fake = model.sample(n, seed=seed)
+        return kid.kid(ref.get(), fake, features, num_subsets=num_subsets,
+                       subset_size=subset_size, seed=seed)[0]
+
+    return kid_metric
+
+
+def prdc_of_samples(real, features=None, num_samples=None, seed=0, pr_k=3, dc_k=5):
+    """A metric for `EvaluateEvery`: precision, recall, density, coverage of samples.
+
+    Its ``outputs`` are ``("precision", "recall", "density", "coverage")``,
+    logged as ``"{name}_precision"`` and so on.
+
+    Args:
+        real: real images in [-1, 1] (or uint8), or their ``(N, d)``
+            features.
+        features: the extractor (``None``: the default of
+            ``kmgan.metrics.fid``).
+        num_samples: generated samples (default: as many as real ones).
+        seed: seed of the samples' noise.
+        pr_k: k of precision / recall.
+        dc_k: k of density / coverage.
+
+    Returns:
+        A callable ``fn(model) -> dict`` with an ``outputs`` attribute.
+    """
+    from kmgan.metrics import prdc
+
+    ref = _RealFeatures(real, features)
+    n = num_samples or ref.count
+    need = max(pr_k, dc_k) + 1
+    _check_count("The number of real samples", ref.count, need)
+    _check_count("num_samples", n, need)
+
+    def prdc_metric(model):
+        from kmgan.metrics import features as feats
+
+        fake = feats.extract_features(model.sample(n, seed=seed), features)
+        return prdc.prdc_from_features(ref.get(), fake, pr_k=pr_k, dc_k=dc_k)
+
+    prdc_metric.outputs = ("precision", "recall", "density", "coverage")
+    return prdc_metric
+
+
+def classifier_fid_of_samples(real, classifier, num_samples=None, seed=0):
+    """A metric for `EvaluateEvery`: FID in a domain classifier's features.
+
+    Fast to compute (128-d features of a small CNN), for watching a run; not
+    comparable with published FIDs (see ``kmgan.metrics.domain``).
+
+    Args:
+        real: real images in [-1, 1] (or uint8), or their classifier
+            features.
+        classifier: a ``kmgan.metrics.DomainClassifier``.
+        num_samples: generated samples (default: as many as real ones).
+        seed: seed of the samples' noise.
+
+    Returns:
+        A callable ``fn(model) -> float``.
+    """
+    from kmgan.metrics import scores
+
+    ref = _RealFeatures(real, classifier)
+    n = num_samples or ref.count
+
+    def classifier_fid(model):
+        return scores.evaluate(model.sample(n, seed=seed), ref.get(), classifier,
+                               metrics=("fid",))["fid"]
+
+    return classifier_fid
+
+
+def classes_covered_of_samples(classifier, num_samples=1000, min_count=1, seed=0):
+    """A metric for `EvaluateEvery`: classes a domain classifier finds in the samples.
+
+    Args:
+        classifier: a ``kmgan.metrics.DomainClassifier``.
+        num_samples: generated samples.
+        min_count: samples a class needs to count as covered.
+        seed: seed of the samples' noise.
+
+    Returns:
+        A callable ``fn(model) -> float`` (the number of classes covered).
+    """
+
+    def classes_covered(model):
+        return classifier.classes_covered(model.sample(num_samples, seed=seed), min_count)
+
+    return classes_covered
 
 
 def _ensure_parent(path):

@@ -100,17 +100,36 @@ def get(loss, label_smoothing=0.0):
 def gradient_penalty(discriminator, real, fake, seed_generator, target=1.0):
     """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - target)^2] (Gulrajani 2017).
 
-    Needs a backend whose gradient is available inside a loss function; it is
-    computed through `kmgan.engine.input_gradient`.
+    x_hat = real + eps * (fake - real) with eps ~ U[0, 1] per example, drawn
+    from `seed_generator`. D is evaluated in inference mode
+    (`training=False`): the penalty is a function of D's current weights
+    with no side effects (no batch-norm statistics, no spectral-norm power
+    iteration), identically on every backend, and per example (batch norm
+    in training mode would couple the examples of x_hat). The gradient
+    comes from `kmgan.engine.input_gradient`, so it can sit inside any
+    player's loss.
+
+    Args:
+        discriminator: the critic: a `keras.Model` or any callable
+            `discriminator(x, training=False)` returning one logit per
+            example (a head of a multi-output model, a column of a stacked
+            one).
+        real: a batch of real examples.
+        fake: fakes of the same shape.
+        seed_generator: a `keras.random.SeedGenerator` for eps.
+        target: the gradient norm the penalty pulls towards (1).
+
+    Returns:
+        A scalar tensor (unweighted).
     """
-    from kmgan.engine import input_gradient  # noqa: avoids an import cycle
     import keras
 
+    from kmgan.engine import input_gradient  # imported here to avoid an import cycle
+
     batch = ops.shape(real)[0]
-    eps_shape = (batch,) + (1,) * (len(real.shape) - 1)
-    eps = keras.random.uniform(eps_shape, seed=seed_generator)
-    x_hat = eps * real + (1.0 - eps) * fake
-    grads = input_gradient(lambda x: ops.sum(discriminator(x, training=True)), x_hat)
+    eps = keras.random.uniform((batch,) + (1,) * (len(real.shape) - 1), seed=seed_generator)
+    x_hat = real + eps * (fake - real)
+    grads = input_gradient(lambda x: ops.sum(discriminator(x, training=False)), x_hat)
     norms = ops.sqrt(ops.sum(ops.square(ops.reshape(grads, (batch, -1))), axis=-1) + 1e-12)
     return ops.mean(ops.square(norms - target))
 

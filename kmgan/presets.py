@@ -4,15 +4,15 @@ The GMAN report (Xu et al., UCSD) compares "GAN" (a few convolutions, then
 fully connected layers near the output), "GMAN" (the same nets, 5
 discriminators, mean aggregator), DCGAN and DCGMAN, with Adam (lr 1e-4,
 beta_1 0.5), LeakyReLU 0.2, batch norm, and soft labels for GAN/GMAN.
+
+Every game, these four included, is built by name in
+`kmgan.games.registry`; `build_game` is that registry's GMAN-report entry
+point with the report's options spelled out.
 """
 
 import keras
 
-from kmgan import nets
-from kmgan.games import GAN
-from kmgan.games import GMAN
-from kmgan.nets.stacked import stacked_dcgan_discriminator
-from kmgan.nets.stacked import stacked_mlp_discriminator
+from kmgan.games import registry
 
 GAMES = ("gan", "gman", "dcgan", "dcgman")
 
@@ -44,7 +44,8 @@ def build_game(
         label_smoothing: None picks the report's setting: soft labels (0.1)
             for gan/gman, none for dcgan/dcgman.
         base_filters: width of the convolutional nets.
-        hidden_units: width of the MLPs (2-D data).
+        hidden_units: width of the MLPs (2-D data): D's hidden layers; G
+            has one more of the last width.
         seed: seed of the initializers and of the game's noise.
         stacked: gman/dcgman only: the N identical discriminators as ONE
             stacked model (`kmgan.nets.stacked_dcgan_discriminator`, or
@@ -58,62 +59,16 @@ def build_game(
     """
     if game not in GAMES:
         raise ValueError(f"Unknown game '{game}'; choose one of {GAMES}.")
-    data_shape = tuple(data_shape)
-    multi = game in ("gman", "dcgman")
-    conv = game.startswith("dc")
-    if label_smoothing is None:
-        label_smoothing = 0.0 if conv else 0.1
-    n = num_discriminators if multi else 1
-    if stacked:
-        if not multi:
-            raise ValueError(f"stacked=True is for gman/dcgman, not {game!r}.")
-        if varied:
-            raise ValueError("stacked=True needs N identical discriminators; it excludes varied=True.")
-        if len(data_shape) != 1 and not conv:
-            raise ValueError(
-                "stacked=True stacks DCGAN or MLP discriminators: use game='dcgman' for "
-                "images (the 'gman' preset's conv + fully connected nets have no stacked "
-                "builder), or 2-D data."
-            )
-
-    if len(data_shape) == 1:
-        generator = nets.mlp_generator(
-            latent_dim=latent_dim, output_dim=data_shape[0],
-            hidden_units=tuple(hidden_units) + (hidden_units[-1],), seed=seed,
-        )
-        if stacked:
-            ds = stacked_mlp_discriminator(
-                n, data_shape[0], hidden_units, name="discriminators", seed=seed + 1
-            )
-        elif varied:
-            ds = nets.varied_discriminators(n, input_dim=data_shape[0], seed=seed + 1, hidden_units=hidden_units)
-        else:
-            ds = [
-                nets.mlp_discriminator(data_shape[0], hidden_units, name=f"discriminator_{i}", seed=seed + 1 + i)
-                for i in range(n)
-            ]
-    else:
-        g_fn, d_fn = (
-            (nets.dcgan_generator, nets.dcgan_discriminator)
-            if conv
-            else (nets.conv_fc_generator, nets.conv_fc_discriminator)
-        )
-        generator = g_fn(latent_dim=latent_dim, image_shape=data_shape, base_filters=base_filters, seed=seed)
-        if stacked:
-            ds = stacked_dcgan_discriminator(
-                n, image_shape=data_shape, base_filters=base_filters, name="discriminators", seed=seed + 1
-            )
-        elif varied:
-            ds = nets.varied_discriminators(n, image_shape=data_shape, seed=seed + 1, base_filters=base_filters)
-        else:
-            ds = [
-                d_fn(image_shape=data_shape, base_filters=base_filters, name=f"discriminator_{i}", seed=seed + 1 + i)
-                for i in range(n)
-            ]
-    if multi:
-        return GMAN(generator, ds, aggregator=aggregator, loss=loss,
-                    label_smoothing=label_smoothing, seed=seed, name=game)
-    return GAN(generator, ds[0], loss=loss, label_smoothing=label_smoothing, seed=seed, name=game)
+    options = dict(
+        latent_dim=latent_dim, loss=loss, label_smoothing=label_smoothing,
+        base_filters=base_filters, hidden_units=tuple(hidden_units) + (hidden_units[-1],),
+        d_hidden_units=tuple(hidden_units), seed=seed, stacked=stacked, varied=varied,
+    )
+    if game in ("gman", "dcgman"):
+        options.update(num_discriminators=num_discriminators, aggregator=aggregator)
+    elif stacked:
+        raise ValueError(f"stacked=True is for gman/dcgman, not {game!r}.")
+    return registry.build(game, data_shape, **options)
 
 
 def adam(learning_rate=1e-4, beta_1=0.5):

@@ -21,7 +21,7 @@ import numpy as np
 
 import kmgan
 from kmgan import callbacks
-from kmgan import presets
+from kmgan.games import registry
 
 LOCAL_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_5k.npz")
 PAIRS = (("gan", "gman"), ("dcgan", "dcgman"))
@@ -42,11 +42,13 @@ def train(game, dataset, args):
         image_size=image_size_for(game, dataset), max_examples=args.max_examples,
     )
     shape = tuple(ds.element_spec[0].shape[1:])
-    model = presets.build_game(
-        game, shape, latent_dim=100, num_discriminators=5, aggregator="mean",
-        base_filters=args.base_filters, seed=args.seed,
+    spec = registry.get(game)
+    report = dict(num_discriminators=5, aggregator="mean")  # GMAN's, in the report
+    model = spec.build(
+        shape, latent_dim=100, base_filters=args.base_filters, seed=args.seed,
+        **{k: v for k, v in report.items() if k in spec.options()},
     )
-    model.compile(d_optimizer=presets.adam(), g_optimizer=presets.adam())
+    model.compile()  # the report's Adam(1e-4, beta_1=0.5) for every player
     out = os.path.join(args.out, _tag(dataset), game)
     os.makedirs(out, exist_ok=True)
     start = time.time()
@@ -59,7 +61,8 @@ def train(game, dataset, args):
     )
     model.save(os.path.join(out, "game.keras"))
     seconds = time.time() - start
-    print(f"  {game}: {args.epochs} epochs in {seconds:.0f}s, last g_loss {history.history['g_loss'][-1]:.3f}", flush=True)
+    print(f"  {game}: {args.epochs} epochs in {seconds:.0f}s, last g_loss "
+          f"{history.history['g_loss'][-1]:.3f}", flush=True)
     return model
 
 
@@ -98,14 +101,16 @@ def main(argv=None):
             size = image_size_for(m1, dataset)
             x_test = real_images(dataset, "test", size, args.test_examples)
             x_train = real_images(dataset, "train", size, len(x_test))
-            result = kmgan.metrics.battle(models[m1], models[m2], x_test, x_train=x_train, seed=args.seed)
+            result = kmgan.metrics.battle(models[m1], models[m2], x_test, x_train=x_train,
+                                          seed=args.seed)
             winner = {"M1": m1.upper(), "M2": m2.upper()}.get(result.winner, "tie")
             rows.append({
                 "dataset": _tag(dataset), "battle": f"{m1.upper()} vs {m2.upper()}",
                 "r_test": result.r_test, "r_samples": result.r_samples, "winner": winner,
                 "table": result.table,
             })
-            print(f"  {m1} vs {m2}: r_test {result.r_test:.2f}, r_samples {result.r_samples:.2f}, winner {winner}")
+            print(f"  {m1} vs {m2}: r_test {result.r_test:.2f}, r_samples "
+                  f"{result.r_samples:.2f}, winner {winner}")
 
     lines = [
         f"GAM battles, {args.epochs} epochs, backend {keras.backend.backend()}",
@@ -114,7 +119,8 @@ def main(argv=None):
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [
-        f"| {r['dataset']} | {r['battle']} | {r['r_test']:.2f} | {r['r_samples']:.2f} | {r['winner']} |"
+        f"| {r['dataset']} | {r['battle']} | {r['r_test']:.2f} | {r['r_samples']:.2f} "
+        f"| {r['winner']} |"
         for r in rows
     ]
     os.makedirs(args.out, exist_ok=True)

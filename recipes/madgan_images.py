@@ -4,7 +4,9 @@ Defaults: K = 3 DCGAN generators sharing every layer but their last
 (`kmgan.nets.madgan_generator`), a DCGAN discriminator with K+1 softmax
 outputs (class k: "made by G_k", class K: real), the non-saturating
 generator objective, Adam 2e-4 with beta_1 = 0.5, batch 64, z of 100 dims.
-Meant for a GPU:
+`--unshared-layers 2` gives each generator its last two layers,
+`--independent` K separate DCGAN generators, and `--similarity 1` turns on
+MAD-GAN-Sim's competing term (margin `--margin`). Meant for a GPU:
 
     python recipes/madgan_images.py --data mnist --epochs 30
     python recipes/madgan_images.py --data fashion_mnist --epochs 30
@@ -22,60 +24,49 @@ writes `experts.png` (one row per generator, the same z in every row) and
 the exported sampler `sampler.keras` (load it after `import kmgan`).
 """
 
-import argparse
-import os
-import sys
 
 import keras
 
 import kmgan
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from multi_images import dataset  # noqa: E402
-from multi_images import train_and_export  # noqa: E402
+if __package__:  # imported as recipes.<name>
+    from . import multi_images
+else:  # run as `python recipes/<name>.py`: the script's folder is on the path
+    import multi_images
 
 
 def parse(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default="mnist", help="mnist, fashion_mnist, cifar10 or a local path")
-    p.add_argument("--quick", action="store_true", help="1 short epoch, tiny nets, CPU")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-examples", type=int, default=None)
-    p.add_argument("--num-generators", type=int, default=3)
+    p = multi_images.parser(
+        __doc__.splitlines()[0], "mnist", "mnist, fashion_mnist, cifar10 or a local path",
+        epochs=30, num_generators=3, out="runs/madgan_images")
     p.add_argument("--loss", default="non_saturating", help="G's objective: or minimax")
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--latent-dim", type=int, default=100)
-    p.add_argument("--base-filters", type=int, default=64)
-    p.add_argument("--grid-columns", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/madgan_images")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.epochs = 1
-        args.max_examples = args.max_examples or 256
-        args.batch_size = min(args.batch_size, 32)
-        args.num_generators = min(args.num_generators, 4)
-        args.base_filters = min(args.base_filters, 8)
-        args.latent_dim = min(args.latent_dim, 16)
-    return args
+    p.add_argument("--unshared-layers", type=int, default=1,
+                   help="last layers each generator owns (1: the output layer)")
+    p.add_argument("--independent", action="store_true", help="K separate DCGAN generators")
+    p.add_argument("--similarity", type=float, default=0.0,
+                   help="MAD-GAN-Sim's weight lambda (0: plain MAD-GAN)")
+    p.add_argument("--margin", type=float, default=1.0, help="MAD-GAN-Sim's margin nu")
+    return multi_images.parse_args(p, argv)
 
 
 def main(argv=None):
     args = parse(argv)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(args.seed)
-    data = dataset(args, digits_fallback=True)
-    image_shape = tuple(int(d) for d in data.element_spec.shape[1:])
+    data, image_shape = multi_images.start(args, digits_fallback=True)
     k = args.num_generators
-    g = kmgan.nets.madgan_generator(k, args.latent_dim, image_shape, args.base_filters,
-                                    seed=args.seed)
+    if args.independent:  # distinct seeds: equal seeds would build K identical generators
+        g = [kmgan.nets.dcgan_generator(args.latent_dim, image_shape, args.base_filters,
+                                        seed=args.seed + 1000 * (i + 1), name=f"generator_{i}")
+             for i in range(k)]
+    else:
+        g = kmgan.nets.madgan_generator(k, args.latent_dim, image_shape, args.base_filters,
+                                        seed=args.seed, unshared_layers=args.unshared_layers)
     d = kmgan.nets.madgan_discriminator(k, image_shape, args.base_filters, seed=args.seed + 1)
-    game = kmgan.MADGAN(g, d, loss=args.loss, seed=args.seed)
+    game = kmgan.MADGAN(g, d, loss=args.loss, similarity=args.similarity, margin=args.margin,
+                        seed=args.seed)
     game.compile(d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
                  g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5))
     print(f"MAD-GAN, K = {k}, images {image_shape}, backend {keras.backend.backend()}", flush=True)
-    return train_and_export(game, data, args)
+    return multi_images.train_and_export(game, data, args)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ import keras
 import numpy as np
 
 import kmgan
+from kmgan.games import registry
 from kmgan.metrics import stacked_mnist as smnist
 from kmgan.metrics.mode_coverage import mixture_coverage
 from kmgan.metrics.specialization import class_specialization
@@ -97,19 +98,27 @@ PAPER_NOTE = (
 # ---------------------------------------------------------------- sizing
 
 
-def num_params(models):
-    models = models if isinstance(models, (list, tuple)) else [models]
-    return int(sum(int(np.prod(v.shape)) for m in models for v in m.trainable_weights))
+#: The players on the generator's side (MEGAN's gate with its experts).
+GENERATOR_SIDE = ("generator", "gate")
 
 
-def closest_width(build, target, low=1, high=4096):
-    """The integer width whose `num_params(build(width))` is closest to
-    `target` (parameter counts grow with the width: bisection)."""
+def side_params(game):
+    """(generator-side, discriminator-side) trainable parameter counts of a game."""
+    counts = [0, 0]
+    for player, variables in game.player_variables().items():
+        side = 0 if player in GENERATOR_SIDE else 1
+        counts[side] += int(sum(int(np.prod(v.shape)) for v in variables))
+    return tuple(counts)
+
+
+def closest_width(params, target, low=1, high=4096):
+    """The integer width whose `params(width)` is closest to `target`
+    (parameter counts grow with the width: bisection)."""
     cache = {}
 
     def count(w):
         if w not in cache:
-            cache[w] = num_params(build(w))
+            cache[w] = params(w)
         return cache[w]
 
     lo, hi = low, high
@@ -124,69 +133,40 @@ def closest_width(build, target, low=1, high=4096):
 
 
 class Spec:
-    """Sizes of one dataset's networks (see the module docstring)."""
+    """Sizes of one dataset's networks (see the module docstring).
+
+    Games come from `kmgan.games.registry` with their default networks at
+    the widths that match the GAN's parameter counts.
+    """
 
     def __init__(self, dataset, args):
         self.image = dataset == "stacked"
-        self.k = args.num_generators
-        self.n_disc = args.num_discriminators
         self.latent = args.latent_dim if not self.image else args.image_latent_dim
         self.width = args.width
         self.d_width = args.d_width or args.width
         self.filters = args.base_filters
-        self.gate = (args.gate_encoding, args.gate_units)
+        self.extra = dict(
+            num_generators=args.num_generators, num_discriminators=args.num_discriminators,
+            gate_encoding_dim=args.gate_encoding, gate_hidden_units=(args.gate_units,) * 2,
+            beta=args.beta, lam=args.lam, aggregator="mean", label_smoothing=0.0,
+        )
         self.widths = {}
 
-    # --- builders: width -> model(s); seed None while sizing
-    def generator(self, game, w, seed=None):
-        k, lat, n = self.k, self.latent, kmgan.nets
-        enc, units = self.gate
-        if self.image:
-            shape = (28, 28, 3)
-            if game in ("gan", "gman"):
-                return n.dcgan_generator(lat, shape, base_filters=w, seed=seed)
-            if game == "mgan":
-                return n.mgan_generator(k, lat, shape, base_filters=w, seed=seed)
-            if game == "madgan":
-                return n.madgan_generator(k, lat, shape, base_filters=w, seed=seed)
-            experts = n.megan_experts(k, lat, shape, base_filters=w, seed=seed)
-        else:
-            hidden = (w, w)
-            if game in ("gan", "gman"):
-                return n.mlp_generator(lat, 2, hidden, seed=seed)
-            if game == "mgan":
-                return n.mgan_mlp_generator(k, lat, 2, hidden, seed=seed)
-            if game == "madgan":
-                return n.madgan_mlp_generator(k, lat, 2, hidden, seed=seed)
-            experts = n.megan_mlp_experts(k, lat, 2, hidden, seed=seed)
-        feature_dim = int(experts.outputs[1].shape[-1])
-        gate = n.megan_gate(k, lat, feature_dim, encoding_dim=enc, hidden_units=(units, units),
-                            seed=None if seed is None else seed + 7)
-        return [experts, gate]
+    def registry_name(self, game):
+        """On stacked MNIST the GAN and GMAN take DCGAN's nets."""
+        return f"dc{game}" if self.image and game in ("gan", "gman") else game
 
-    def discriminator(self, game, w, seed=None):
-        k, n = self.k, kmgan.nets
-        s = (lambda i: None) if seed is None else (lambda i: seed + 100 * i)
+    def build_game(self, game, wg, wd, seed=None):
+        """The game with generator width `wg` and discriminator width `wd`."""
+        spec = registry.get(self.registry_name(game))
+        options = {k: v for k, v in self.extra.items() if k in spec.options()}
         if self.image:
-            shape = (28, 28, 3)
-            if game in ("gan", "megan"):
-                return n.dcgan_discriminator(shape, base_filters=w, seed=seed)
-            if game == "gman":
-                return [n.dcgan_discriminator(shape, base_filters=w, seed=s(i),
-                                              name=f"discriminator_{i}")
-                        for i in range(self.n_disc)]
-            if game == "mgan":
-                return n.mgan_discriminator(k, shape, base_filters=w, seed=seed)
-            return n.madgan_discriminator(k, shape, base_filters=w, seed=seed)
-        hidden = (w, w)
-        if game in ("gan", "megan"):
-            return n.mlp_discriminator(2, hidden, seed=seed)
-        if game == "gman":
-            return [n.mlp_discriminator(2, hidden, seed=s(i), name=f"discriminator_{i}")
-                    for i in range(self.n_disc)]
-        if game == "mgan":
-            return n.mgan_mlp_discriminator(k, 2, hidden, seed=seed)
-        return n.madgan_mlp_discriminator(k, 2, hidden, seed=seed)
+            options.update(base_filters=wg, d_base_filters=wd)
+        else:
+            options.update(hidden_units=(wg, wg), d_hidden_units=(wd, wd))
+        shape = (28, 28, 3) if self.image else (2,)
+        return spec.build(shape, latent_dim=self.latent, seed=0 if seed is None else seed,
+                          **options)
 
     def sizes(self, game):
         """(generator width, discriminator width, G params, D params)."""
@@ -196,14 +176,14 @@ class Spec:
             if game == "gan":
                 wg, wd = base_g, base_d
             else:
-                tg = num_params(self.generator("gan", base_g))
-                td = num_params(self.discriminator("gan", base_d))
+                tg, td = side_params(self.build_game("gan", base_g, base_d))
                 wg = base_g if game == "gman" else closest_width(
-                    lambda w: self.generator(game, w), tg, high=4 * base_g)
+                    lambda w: side_params(self.build_game(game, w, base_d))[0], tg,
+                    high=4 * base_g)
                 wd = base_d if game == "megan" else closest_width(
-                    lambda w: self.discriminator(game, w), td, high=4 * base_d)
-            self.widths[game] = (wg, wd, num_params(self.generator(game, wg)),
-                                 num_params(self.discriminator(game, wd)))
+                    lambda w: side_params(self.build_game(game, base_g, w))[1], td,
+                    high=4 * base_d)
+            self.widths[game] = (wg, wd) + side_params(self.build_game(game, wg, wd))
         return self.widths[game]
 
     def check(self, games):
@@ -220,18 +200,7 @@ class Spec:
 
     def build(self, game, seed, args):
         wg, wd, _, _ = self.sizes(game)
-        g = self.generator(game, wg, seed=seed)
-        d = self.discriminator(game, wd, seed=seed + 1)
-        if game == "gan":
-            return kmgan.GAN(g, d, seed=seed)
-        if game == "gman":
-            return kmgan.GMAN(g, d, aggregator="mean", seed=seed)
-        if game == "mgan":
-            return kmgan.MGAN(g, d, beta=args.beta, seed=seed)
-        if game == "madgan":
-            return kmgan.MADGAN(g, d, seed=seed)
-        experts, gate = g
-        return kmgan.MEGAN(experts, d, gate=gate, lam=args.lam, seed=seed)
+        return self.build_game(game, wg, wd, seed=seed)
 
 
 # ---------------------------------------------------------------- data

@@ -1,9 +1,17 @@
 """Shared steps of the multi-generator image recipes (MGAN, MEGAN, MAD-GAN).
 
-Not a recipe itself: the data for `--quick` runs, and training a game then
-exporting its sampler with a grid of one row per generator.
+Not a recipe itself: the options every one of them takes, the data for
+`--quick` runs, and training a game then exporting its sampler with a grid of
+one row per generator.
+
+`--data` takes a tfds name or a local path (a CIFAR python folder or
+archive, a Keras-style .npz, MNIST idx files). `--quick` runs one short
+epoch with tiny nets on the CPU: on the local data when `--data` is a path,
+else on a tiny random CIFAR-shaped set (it says so; the point is the
+pipeline, not the pictures).
 """
 
+import argparse
 import os
 import time
 
@@ -12,9 +20,51 @@ import numpy as np
 
 import kmgan
 from kmgan.callbacks import save_image_grid
-from kmgan.games.multi import expert_grid
+from kmgan.samplers import expert_grid
 
 LOCAL_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_5k.npz")
+
+
+def parser(description, data, data_help, epochs, num_generators, out):
+    """The options every multi-generator image recipe takes.
+
+    Args:
+        description: the recipe's one-line description.
+        data, epochs, num_generators, out: the recipe's defaults of `--data`,
+            `--epochs`, `--num-generators` and `--out`.
+        data_help: help text of `--data`.
+
+    Returns:
+        An `argparse.ArgumentParser`; the recipe adds its game's own options
+        and parses with `parse_args`.
+    """
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data", default=data, help=data_help)
+    p.add_argument("--quick", action="store_true", help="1 short epoch, tiny nets, CPU")
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-examples", type=int, default=None)
+    p.add_argument("--num-generators", type=int, default=num_generators)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--latent-dim", type=int, default=100)
+    p.add_argument("--base-filters", type=int, default=64)
+    p.add_argument("--grid-columns", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=out)
+    return p
+
+
+def parse_args(p, argv=None):
+    """Parses the options; `--quick` shrinks the run to 1 epoch of tiny nets."""
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs = 1
+        args.max_examples = args.max_examples or 256
+        args.batch_size = min(args.batch_size, 32)
+        args.num_generators = min(args.num_generators, 4)
+        args.base_filters = min(args.base_filters, 8)
+        args.latent_dim = min(args.latent_dim, 16)
+    return args
 
 
 def quick_arrays(data, num, seed, digits_fallback=False):
@@ -27,7 +77,8 @@ def quick_arrays(data, num, seed, digits_fallback=False):
     if digits_fallback and data in ("mnist", "fashion_mnist") and os.path.exists(LOCAL_MNIST):
         x, _ = kmgan.data.load_arrays(LOCAL_MNIST, "train")
         note = "" if data == "mnist" else " (standing in for fashion_mnist, which is not local)"
-        return np.asarray(x)[:num], f"the first {num} digits of {os.path.normpath(LOCAL_MNIST)}{note}"
+        where = os.path.normpath(LOCAL_MNIST)
+        return np.asarray(x)[:num], f"the first {num} digits of {where}{note}"
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, size=(num, 32, 32, 3), dtype=np.uint8)
     return x, (f"a tiny random CIFAR-shaped set ({num} x 32x32x3 uniform noise): "
@@ -42,6 +93,14 @@ def dataset(args, digits_fallback=False):
         return kmgan.data.from_arrays(x, None, batch_size=args.batch_size, seed=args.seed)
     return kmgan.data.load(args.data, batch_size=args.batch_size, seed=args.seed, labels=False,
                            max_examples=args.max_examples)
+
+
+def start(args, digits_fallback=False):
+    """Creates `args.out`, seeds Keras, and returns `(dataset, image_shape)`."""
+    os.makedirs(args.out, exist_ok=True)
+    keras.utils.set_random_seed(args.seed)
+    data = dataset(args, digits_fallback)
+    return data, tuple(int(d) for d in data.element_spec.shape[1:])
 
 
 def train_and_export(game, data, args):

@@ -20,19 +20,17 @@ import numpy as np
 
 import kmgan
 from kmgan.callbacks import save_scatter
+from kmgan.games import registry
 
 
 def build(model_name, seed, width, args_latent_dim=16):
-    generator = kmgan.nets.mlp_generator(
-        latent_dim=args_latent_dim, hidden_units=(width,) * 3, seed=seed
-    )
-    if model_name == "gan":
-        d = kmgan.nets.mlp_discriminator(hidden_units=(width,) * 2, seed=seed + 1)
-        return kmgan.GAN(generator, d, seed=seed)
-    ds = kmgan.nets.varied_discriminators(
-        5, input_dim=2, seed=seed + 1, hidden_units=(width,) * 2
-    )
-    return kmgan.GMAN(generator, ds, aggregator=model_name.split("-")[1], seed=seed)
+    """The registry's "gan", or "gman-<aggregator>" with 5 varied discriminators."""
+    name, _, aggregator = model_name.partition("-")
+    options = dict(latent_dim=args_latent_dim, hidden_units=(width,) * 3,
+                   d_hidden_units=(width,) * 2, label_smoothing=0.0, seed=seed)
+    if aggregator:
+        options.update(num_discriminators=5, varied=True, aggregator=aggregator)
+    return registry.build(name, (2,), **options)
 
 
 def run(model_name, seed, args):
@@ -76,7 +74,8 @@ def summarize(rows, models):
         hq = 100 * np.array([r["high_quality"] for r in mine])
         kl = np.array([r["kl_to_uniform"] for r in mine])
         lines.append(
-            f"| {name} | {modes.mean():.1f} ± {modes.std():.1f} | {hq.mean():.1f} ± {hq.std():.1f}% "
+            f"| {name} | {modes.mean():.1f} ± {modes.std():.1f} "
+            f"| {hq.mean():.1f} ± {hq.std():.1f}% "
             f"| {kl.mean():.2f} | {len(mine)} |"
         )
     return "\n".join(lines)

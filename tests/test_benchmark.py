@@ -7,10 +7,8 @@ computes the same GAN step as kmgan (so that the benchmark compares the
 same work).
 """
 
-import importlib.util
 import itertools
 import json
-import pathlib
 
 import keras
 import numpy as np
@@ -18,19 +16,12 @@ import pytest
 from keras import ops
 
 import kmgan
+from tests.helpers import load_recipe
 
-RECIPES = pathlib.Path(__file__).resolve().parents[1] / "recipes"
 BACKEND = keras.backend.backend()
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"kmgan_recipe_{name}", RECIPES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-benchmark = _load("benchmark")
+benchmark = load_recipe("benchmark")
 
 
 def _torch_or_reason():
@@ -179,7 +170,7 @@ def test_flop_counter_matches_a_hand_count():
 def test_torch_reference_computes_the_kmgan_gan_step():
     import torch
 
-    tr = benchmark._load_sibling("torch_reference")
+    tr = load_recipe("torch_reference")
     shape, latent, batch = (32, 32, 3), 100, 8
     g = kmgan.nets.dcgan_generator(latent, shape, base_filters=8, seed=3)
     d = kmgan.nets.dcgan_discriminator(shape, base_filters=8, seed=4)

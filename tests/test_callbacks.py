@@ -9,8 +9,8 @@ import pytest
 import kmgan
 from kmgan.callbacks import GeneratorCheckpoint
 from kmgan.callbacks import SampleGrid
-from tests.test_engine import make_gman
-from tests.test_engine import tiny_mlp
+from tests.helpers import make_gman
+from tests.helpers import tiny_mlp
 
 
 class Interrupt(Exception):

@@ -10,66 +10,13 @@ from keras import ops
 from kmgan.games.controlgan import ControlGAN
 from kmgan.games.controlgan import default_augmentation
 from kmgan.games.controlgan import paper_adam
-from kmgan.nets.sngan import ConditionalBatchNormalization
-from kmgan.nets.sngan import SpectralConv2D
-from kmgan.nets.sngan import SpectralDense
-
-NUM_CLASSES = 3
-LATENT = 4
-SHAPE = (8, 8, 3)
-
-
-def tiny_generator(seed=0):
-    z = keras.Input((LATENT,), name="z")
-    y = keras.Input((), dtype="int32", name="labels")
-    init = keras.initializers.GlorotUniform(seed=seed)
-    h = layers.Dense(4 * 4 * 2, kernel_initializer=init)(z)
-    h = layers.Reshape((4, 4, 2))(h)
-    h = ConditionalBatchNormalization(NUM_CLASSES)([h, y])
-    h = layers.ReLU()(h)
-    h = layers.UpSampling2D(2)(h)
-    h = layers.Conv2D(3, 3, padding="same", activation="tanh",
-                      kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))(h)
-    return keras.Model([z, y], h, name="g")
-
-
-def tiny_discriminator():
-    x = inp = keras.Input(SHAPE)
-    x = SpectralConv2D(4, 3, strides=2, padding="same")(x)
-    x = layers.LeakyReLU(0.2)(x)
-    x = layers.Flatten()(x)
-    # No output bias: while every logit lies in (-1, 1) the hinge loss does not
-    # depend on it (zero gradient), which would fail the "every variable moves" check.
-    return keras.Model(inp, SpectralDense(1, use_bias=False)(x), name="d")
-
-
-def tiny_classifier(seed=5):
-    x = inp = keras.Input(SHAPE)
-    x = layers.Conv2D(4, 3, strides=2, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
-    x = layers.GroupNormalization(groups=1)(x)
-    x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    out = layers.Dense(NUM_CLASSES, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))(x)
-    return keras.Model(inp, out, name="c")
-
-
-def tiny_players(g_seed=0):
-    return tiny_generator(g_seed), tiny_discriminator(), tiny_classifier()
-
-
-def toy_data(n=32, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, (n,) + SHAPE).astype("float32")
-    y = (np.arange(n) % NUM_CLASSES).astype("int32")
-    return x, y
-
-
-def snapshot(variables):
-    return [np.array(ops.convert_to_numpy(v)) for v in variables]
-
-
-def adam():
-    return keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.9)
+from tests.helpers import SHAPE
+from tests.helpers import adam
+from tests.helpers import snapshot
+from tests.helpers import tiny_discriminator
+from tests.helpers import tiny_generator
+from tests.helpers import tiny_players
+from tests.helpers import toy_data
 
 
 def test_every_player_moves_under_fit():

@@ -476,22 +476,6 @@ def test_bad_arrays(rng):
         data.mixture_dataset("spiral")
 
 
-def test_check_image_batch():
-    data.check_image_batch(np.zeros((2, 28, 28, 1)), (28, 28, 1))
-    data.check_image_batch((tf.zeros((2, 32, 32, 3)), tf.zeros((2,))), (None, None, 3))
-    match = r"rank 4.*got shape \(2, 28, 28\).*x\[\.\.\., None\]"
-    with pytest.raises(ValueError, match=match):
-        data.check_image_batch(np.zeros((2, 28, 28)), (28, 28, 1))
-    with pytest.raises(ValueError, match="3 channel.*1 channel.*grayscale_to_rgb"):
-        data.check_image_batch(np.zeros((2, 32, 32, 1)), (32, 32, 3))
-    with pytest.raises(ValueError, match="channels-first"):
-        data.check_image_batch(np.zeros((2, 3, 32, 32)), (32, 32, 3))
-    with pytest.raises(ValueError, match=r"size 32x32.*image_size=\(32, 32\)"):
-        data.check_image_batch(np.zeros((2, 28, 28, 1)), (32, 32, 1))
-    with pytest.raises(ValueError, match="image_shape must be"):
-        data.check_image_batch(np.zeros((2, 28, 28, 1)), (28, 28))
-
-
 def test_check_value_range():
     data.check_value_range(np.array([-1.0, 0.0, 1.0]))
     data.check_value_range(np.zeros((0,)))

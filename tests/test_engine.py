@@ -3,28 +3,12 @@
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
 import kmgan
 from kmgan.engine import PlayerOptimizers
-
-
-def tiny_mlp(inputs, outputs, name, batch_norm=True):
-    x = inp = keras.Input((inputs,))
-    x = layers.Dense(16, activation="relu")(x)
-    if batch_norm:
-        x = layers.BatchNormalization()(x)
-    return keras.Model(inp, layers.Dense(outputs)(x), name=name)
-
-
-def make_gman(n=3, aggregator="mean", seed=1):
-    g = tiny_mlp(4, 2, "g")
-    ds = [tiny_mlp(2, 1, f"d{i}") for i in range(n)]
-    return kmgan.GMAN(g, ds, aggregator=aggregator, seed=seed)
-
-
-def snapshot(variables):
-    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+from tests.helpers import make_gman
+from tests.helpers import snapshot
+from tests.helpers import tiny_mlp
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])

@@ -4,10 +4,13 @@ import keras
 import numpy as np
 import pytest
 
+from kmgan.engine import input_gradient
 from kmgan.games.madgan import MADGAN
 from kmgan.games.madgan import discriminator_loss
 from kmgan.games.madgan import discriminator_targets
 from kmgan.games.madgan import generator_loss
+from kmgan.games.madgan import penultimate_features
+from kmgan.games.madgan import similarity_loss
 from kmgan.nets import multi
 from tests.test_mgan import assert_every_player_advances
 from tests.test_mgan import ring_coverage_before_after
@@ -130,3 +133,119 @@ def test_ring_of_8_coverage_improves_with_4_generators():
     before, after = ring_coverage_before_after(MADGAN(g, d, seed=0), steps=1000)
     assert after["modes_covered"] > before, (before, after["modes_covered"])
     assert after["modes_covered"] >= 3
+
+
+# ------------------------------------------------------------------ MAD-GAN-Sim
+
+
+def _sim_inputs(n=2, f=4, seed=3):
+    """Real probabilities and features of K blocks of n fakes (the same z per column)."""
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.05, 0.95, size=(K * n,)).astype("float32")
+    feats = rng.normal(size=(K * n, f)).astype("float32")
+    feats[n] = feats[0] * 2.0  # G_1(z_0) has G_0(z_0)'s features: cosine 1
+    return p, feats
+
+
+def _sim_by_hand(p, feats, n, margin):
+    """sum_i mean_m 1/(K-1) sum_{j != i} max(0, margin * cos_ijm - (p_im - p_jm)), loops."""
+    p, f = p.reshape(K, n), feats.reshape(K, n, -1)
+    total = 0.0
+    for i in range(K):
+        per_z = []
+        for m in range(n):
+            terms = []
+            for j in range(K):
+                if j == i:
+                    continue
+                cos = f[i, m] @ f[j, m] / (np.linalg.norm(f[i, m]) * np.linalg.norm(f[j, m]))
+                terms.append(max(0.0, margin * cos - (p[i, m] - p[j, m])))
+            per_z.append(sum(terms) / (K - 1))
+        total += np.mean(per_z)
+    return total
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.5, 2.0])
+def test_similarity_term_on_hand_computed_values(margin):
+    n = 2
+    p, feats = _sim_inputs(n)
+    got = float(value(similarity_loss(p, feats, K, margin)))
+    np.testing.assert_allclose(got, _sim_by_hand(p, feats, n, margin), rtol=1e-5, atol=1e-6)
+    # Identical features for the same z and equal realness: each pair costs
+    # exactly the margin, so every generator pays `margin`.
+    same = np.tile(feats[:n], (K, 1))
+    flat = np.full((K * n,), 0.5, "float32")
+    np.testing.assert_allclose(float(value(similarity_loss(flat, same, K, margin))),
+                               K * margin, rtol=1e-5)
+
+
+def test_similarity_gradient_reaches_generator_i_only_through_its_own_term():
+    n, margin = 2, 2.0
+    p, feats = _sim_inputs(n)
+    grad = value(input_gradient(lambda q: similarity_loss(q, feats, K, margin), p)).reshape(K, n)
+    pp, f = p.reshape(K, n), feats.reshape(K, n, -1)
+    unit = f / np.linalg.norm(f, axis=-1, keepdims=True)
+    want = np.zeros((K, n))
+    for i in range(K):
+        for m in range(n):
+            active = [margin * unit[i, m] @ unit[j, m] - (pp[i, m] - pp[j, m]) > 0
+                      for j in range(K) if j != i]
+            # d/dp_im of generator i's own hinges; p_jm is fixed in them (stop-gradient)
+            want[i, m] = -sum(active) / ((K - 1) * n)
+    np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-7)
+
+
+def test_madgan_sim_trains_and_saves_its_options():
+    g = multi.madgan_mlp_generator(K, latent_dim=LATENT, hidden_units=(16, 16), seed=0)
+    d = multi.madgan_mlp_discriminator(K, hidden_units=(16,), seed=1)
+    model = MADGAN(g, d, similarity=0.5, margin=0.8, seed=0)
+    assert model.log_names == ("d_loss", "g_loss", "g_sim")
+    model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    steps, batch = 3, 9
+    x = np.random.default_rng(0).normal(size=(steps * batch, 2)).astype("float32")
+    assert_every_player_advances(model, x, steps, batch)
+    g_sim = {t.name: float(value(t.result())) for t in model.loss_trackers}["g_sim"]
+    assert np.isfinite(g_sim) and g_sim >= 0
+    config = model.get_config()
+    assert (config["similarity"], config["margin"]) == (0.5, 0.8)
+    again = MADGAN.from_config(config)
+    assert (again.similarity, again.margin, again.log_names) == (0.5, 0.8, model.log_names)
+
+
+def test_similarity_reads_the_input_of_ds_output_layer():
+    d = multi.madgan_discriminator(K, (28, 28, 1), base_filters=4, seed=0)
+    x = np.random.default_rng(0).uniform(-1, 1, size=(2, 28, 28, 1)).astype("float32")
+    logits, feats = penultimate_features(d)(x, training=False)
+    np.testing.assert_allclose(value(logits), value(d(x, training=False)), rtol=1e-5, atol=1e-6)
+    assert value(feats).shape == (2, 7 * 7 * 8)  # the flattened last block
+
+
+def test_similarity_errors():
+    g = multi.madgan_mlp_generator(K, latent_dim=LATENT, hidden_units=(8,))
+    d = multi.madgan_mlp_discriminator(K, hidden_units=(8,))
+    with pytest.raises(ValueError, match=">= 0"):
+        MADGAN(g, d, similarity=-1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        MADGAN(g, d, similarity=1.0, margin=-0.1)
+    one = multi.madgan_mlp_generator(1, latent_dim=LATENT, hidden_units=(8,))
+    with pytest.raises(ValueError, match="K >= 2"):
+        MADGAN(one, multi.madgan_mlp_discriminator(1, hidden_units=(8,)), similarity=1.0)
+
+
+def test_generators_can_own_their_last_two_layers():
+    g = multi.madgan_generator(K, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4,
+                               seed=0, unshared_layers=2)
+    assert g.get_layer("project").kernel.shape == (LATENT, 7 * 7 * 8)  # shared
+    z = np.repeat(np.random.default_rng(0).normal(size=(1, LATENT)), K, 0).astype("float32")
+    eye = np.eye(K, dtype="float32")
+    before = value(g([z, eye], training=False))
+    assert not np.allclose(before[0], before[1])  # distinct branches from the start
+    up = g.get_layer("g1_up1")  # generator 1's own 7x7 -> 14x14 block
+    up.kernel.assign(value(up.kernel) + 0.5)
+    after = value(g([z, eye], training=False))
+    np.testing.assert_allclose(after[[0, 2]], before[[0, 2]], atol=1e-6)
+    assert not np.allclose(after[1], before[1])
+    with pytest.raises(ValueError, match="between 1 and 2"):
+        multi.madgan_generator(K, LATENT, (28, 28, 1), 4, unshared_layers=3)
+    with pytest.raises(ValueError, match="unshared='last'"):
+        multi.multi_dcgan_generator(K, LATENT, (28, 28, 1), 4, unshared_layers=2)

@@ -13,9 +13,10 @@ from kmgan.games.gumbel import megan_temperature
 from kmgan.games.gumbel import straight_through_gumbel_softmax
 from kmgan.games.megan import MEGAN
 from kmgan.nets import megan as nets
-from tests.test_mgan import assert_every_player_advances
-from tests.test_mgan import ring_coverage_before_after
-from tests.test_mgan import value
+from kmgan.nets.multi import GroupedDense
+from tests.helpers import assert_every_player_advances
+from tests.helpers import ring_coverage_before_after
+from tests.helpers import value
 
 N = 3
 LATENT = 4
@@ -94,18 +95,94 @@ def test_temperature_schedule():
 # ---------------------------------------------------------------- networks
 
 
-def test_experts_return_images_and_feature_maps():
-    experts = nets.megan_experts(2, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4)
+@pytest.mark.parametrize("batched", [True, False])
+def test_experts_return_images_and_feature_maps(batched):
+    experts = nets.megan_experts(2, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4,
+                                 batched=batched)
     images, features = experts.outputs
     assert tuple(images.shape[1:]) == (2, 28, 28, 1)
     # The ReLU map after the paper's second transposed convolution (our first
     # Conv2DTranspose block): 14x14x4 here; 8x8x128 = 8192 for CIFAR-10 with
     # the default width (the paper's k).
     assert tuple(features.shape[1:]) == (2, 14 * 14 * 4)
-    assert experts.get_layer("e1_up1_relu").output.shape[1:] == (14, 14, 4)
+    if batched:  # the two experts' maps side by side on the channels
+        assert experts.get_layer("up1_relu").output.shape[1:] == (14, 14, 2 * 4)
+    else:
+        assert experts.get_layer("e1_up1_relu").output.shape[1:] == (14, 14, 4)
     gate = nets.megan_gate(2, LATENT, 16)
     assert tuple(gate.outputs[0].shape[1:]) == (2,)
     assert gate.get_layer("encoders").kernel.shape == (2, 16, 100)  # m = 100
+
+
+CONV_T_CASES = [  # (kernel, strides, padding, input side)
+    (4, 2, "same", 7), (4, 2, "same", 4), (3, 1, "same", 5), (5, 2, "same", 4), (3, 2, "same", 3),
+    (4, 2, "valid", 4), (3, 1, "valid", 5),
+]
+
+
+@pytest.mark.parametrize("implementation", ["matmul", "split"])
+@pytest.mark.parametrize("kernel,strides,padding,side", CONV_T_CASES)
+def test_grouped_conv_transpose_equals_k_conv_transposes(implementation, kernel, strides,
+                                                         padding, side):
+    if implementation == "matmul" and padding == "valid":
+        with pytest.raises(ValueError, match="split"):
+            nets.GroupedConv2DTranspose(3, 2, kernel, strides, padding, implementation="matmul")
+        return
+    k, c, f = 3, 2, 5
+    layer = nets.GroupedConv2DTranspose(k, f, kernel, strides, padding, activation="tanh",
+                                        implementation=implementation,
+                                        bias_initializer="random_normal")
+    x = np.random.default_rng(0).normal(size=(4, side, side, k * c)).astype("float32")
+    y = value(layer(x))
+    assert y.shape[1:] == tuple(layer.compute_output_shape(x.shape)[1:])
+    for i in range(k):
+        plain = keras.layers.Conv2DTranspose(f, kernel, strides, padding, activation="tanh")
+        plain.build((None, side, side, c))
+        plain.kernel.assign(value(layer.kernel)[..., i * c:(i + 1) * c])
+        plain.bias.assign(value(layer.bias)[i * f:(i + 1) * f])
+        np.testing.assert_allclose(y[..., i * f:(i + 1) * f], value(plain(x[..., i * c:(i + 1) * c])),
+                                   rtol=1e-5, atol=1e-5)
+    # The K kernel slices are drawn independently.
+    kernels = value(layer.kernel)
+    assert not np.allclose(kernels[..., :c], kernels[..., c:2 * c])
+
+
+def copy_unbatched_into_batched(unbatched, batched, n):
+    """Expert i's layers e{i}_<name> of `unbatched` into slice i of `batched`."""
+    for layer in batched.layers:
+        if not layer.weights:
+            continue
+        parts = [unbatched.get_layer(f"e{i}_{layer.name}") for i in range(n)]
+        for j, weight in enumerate(layer.weights):
+            slices = [value(p.weights[j]) for p in parts]
+            if isinstance(layer, GroupedDense):  # kernel (n, d, units)
+                weight.assign(np.stack(slices))
+            else:  # experts side by side on the last axis
+                weight.assign(np.concatenate(slices, axis=-1))
+
+
+@pytest.mark.parametrize("implementation", ["matmul", "split"])
+@pytest.mark.parametrize("image_shape", [(28, 28, 1), (32, 32, 3)])
+def test_batched_experts_equal_unbatched_experts(implementation, image_shape):
+    n = 3
+    unbatched = nets.megan_experts(n, LATENT, image_shape, base_filters=4, batched=False, seed=1)
+    batched = nets.megan_experts(n, LATENT, image_shape, base_filters=4, batched=True,
+                                 implementation=implementation, seed=2)
+    copy_unbatched_into_batched(unbatched, batched, n)
+    z = np.random.default_rng(0).normal(size=(8, LATENT)).astype("float32")
+    for training in (True, False):  # batch statistics, then the moving averages they updated
+        for a, b in zip(unbatched(z, training=training), batched(z, training=training)):
+            np.testing.assert_allclose(value(b), value(a), rtol=1e-5, atol=1e-5)
+    weights = np.random.default_rng(1).normal(size=(8, n) + image_shape).astype("float32")
+
+    def through(model):
+        return lambda zz: ops.sum(model(zz, training=True)[0] * weights)
+
+    np.testing.assert_allclose(value(input_gradient(through(batched), ops.convert_to_tensor(z))),
+                               value(input_gradient(through(unbatched), ops.convert_to_tensor(z))),
+                               rtol=1e-4, atol=1e-5)
+    assert len(batched.layers) == len(nets.megan_experts(
+        2 * n, LATENT, image_shape, base_filters=4).layers)  # the graph does not grow with n
 
 
 def test_list_of_experts_is_accepted():
@@ -119,6 +196,103 @@ def test_list_of_experts_is_accepted():
     assert model.num_generators == N and model.feature_dim == 8
     assert len(model.generator_variables()) == 4 * N
     assert model.sample_per_generator(2, seed=0).shape == (N, 2, 2)
+
+
+# ------------------------------------------------------- the gated objective
+
+
+def linear_discriminator(w, b):
+    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="d")
+    d.layers[-1].kernel.assign(np.asarray(w, "float32")[:, None])
+    d.layers[-1].bias.assign(np.asarray([b], "float32"))
+    return d
+
+
+def test_gated_objective_by_hand():
+    n, batch, tau, lam = 3, 5, 0.7, 2.0
+    w, b = np.array([0.8, -1.3]), 0.2
+    experts = nets.megan_mlp_experts(n, latent_dim=LATENT, hidden_units=(4, 4), seed=0)
+    model = MEGAN(experts, linear_discriminator(w, b), lam=lam, seed=0)
+    rng = np.random.default_rng(3)
+    samples = rng.normal(size=(batch, n, 2)).astype("float32")
+    logits = rng.normal(size=(batch, n)).astype("float32")
+    noise = rng.gumbel(size=(batch, n)).astype("float32")
+
+    y = np.exp((logits + noise) / tau)
+    y /= y.sum(1, keepdims=True)
+    chosen = y.argmax(1)
+    onehot = np.eye(n)[chosen]
+    fi = samples[np.arange(batch), chosen]  # the chosen expert's sample
+    d = fi @ w + b
+    adv = np.mean(np.log1p(np.exp(-d)))  # non-saturating: -log sigmoid(D(FI))
+    p = onehot.mean(0)
+    lb = np.sum((p - 1 / n) ** 2)
+
+    fake, g = model.select(samples, logits, noise, tau)
+    np.testing.assert_array_equal(value(g), onehot)
+    np.testing.assert_allclose(value(fake), fi, rtol=1e-6)
+    got_adv, got_lb = model.generator_objective(fake, g)
+    np.testing.assert_allclose(float(value(got_adv)), adv, rtol=1e-5)
+    np.testing.assert_allclose(float(value(got_lb)), lb, rtol=1e-5, atol=1e-7)
+
+    def total(s, l):
+        a, lbl = model.generator_objective(*model.select(s, l, noise, tau))
+        return a + model.lam * lbl
+
+    # d total / d g: the image term for every expert j (o_j against D's
+    # gradient, the straight-through estimate), the balance term per column.
+    dadv_dfi = -(1 / (1 + np.exp(d)))[:, None] * w / batch  # (batch, 2)
+    dg = np.einsum("bd,bjd->bj", dadv_dfi, samples) + lam * 2 * (p - 1 / n) / batch
+    # through y = softmax((l + a) / tau): dl_k = y_k (dg_k - sum_j dg_j y_j) / tau
+    want_dl = y * (dg - (dg * y).sum(1, keepdims=True)) / tau
+    got_dl = value(input_gradient(lambda l: total(ops.convert_to_tensor(samples), l),
+                                  ops.convert_to_tensor(logits)))
+    np.testing.assert_allclose(got_dl, want_dl, rtol=1e-4, atol=1e-6)
+    # Only the chosen expert's sample gets gradient, D's gradient at FI.
+    want_ds = onehot[:, :, None] * dadv_dfi[:, None, :]
+    got_ds = value(input_gradient(lambda s: total(s, ops.convert_to_tensor(logits)),
+                                  ops.convert_to_tensor(samples)))
+    np.testing.assert_allclose(got_ds, want_ds, rtol=1e-4, atol=1e-7)
+
+
+def test_only_selected_experts_get_gradient_through_their_own_images():
+    n, tau = 4, 1.0
+    model = toy_megan(n=n)
+    variables = model.experts.trainable_variables
+    z = ops.convert_to_tensor(np.random.default_rng(0).normal(size=(6, LATENT)).astype("float32"))
+    features = model.experts(z, training=True)[1]
+    logits = value(model.gate([z, features], training=True))
+    chosen = np.array([0, 0, 1, 1, 2, 2])  # expert 3 gets no example
+    # l + a = a one-hot offset: the STGS picks `chosen`, with soft y (a live
+    # straight-through path from every expert's features to the logits).
+    noise = (np.eye(n)[chosen] - logits).astype("float32")
+    sizes = [int(np.prod(v.shape)) for v in variables]
+    flat = np.concatenate([value(v).ravel() for v in variables])
+
+    def loss(values, frozen_logits=None):
+        parts = ops.split(values, np.cumsum(sizes)[:-1].tolist())
+        mapping = [(v, ops.reshape(p, v.shape)) for v, p in zip(variables, parts)]
+        with keras.StatelessScope(state_mapping=mapping):
+            if frozen_logits is None:
+                fake, g = model.mixture(z, noise, tau, training=True)
+            else:  # the same round with the gate's logits as constants
+                samples, _ = model.experts(z, training=True)
+                fake, g = model.select(samples, frozen_logits, noise, tau)
+            np.testing.assert_array_equal(value(ops.argmax(g, axis=-1)), chosen)
+            adv, lb = model.generator_objective(fake, g, training=True)
+        return adv + model.lam * lb
+
+    grad = value(input_gradient(loss, ops.convert_to_tensor(flat)))
+    frozen = value(input_gradient(lambda v: loss(v, ops.convert_to_tensor(logits)),
+                                  ops.convert_to_tensor(flat)))
+    # An expert learns only from its own images: the gate path (features ->
+    # gate -> STGS) carries nothing back to the experts.
+    np.testing.assert_allclose(grad, frozen, rtol=1e-5, atol=1e-8)
+    per_expert = np.zeros(n)
+    for v, g in zip(variables, np.split(grad, np.cumsum(sizes)[:-1])):
+        per_expert += np.square(g.reshape(v.shape)).reshape(n, -1).sum(1)  # expert axis first
+    assert np.all(per_expert[:3] > 1e-10), per_expert
+    assert per_expert[3] == 0.0, per_expert
 
 
 # ---------------------------------------------------------------- training

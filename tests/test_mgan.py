@@ -5,63 +5,22 @@ import itertools
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
-from kmgan.engine import PlayerOptimizers
 from kmgan.games.mgan import MGAN
 from kmgan.games.mgan import classifier_loss
 from kmgan.games.mgan import mgan_losses
 from kmgan.nets import multi
+from tests.helpers import assert_every_player_advances
+from tests.helpers import ring_coverage_before_after
+from tests.helpers import value
 
 K = 3
 LATENT = 4
-
-# The MGAN paper's ring (radius 2, covariance 0.02 I): a short run shows
-# progress there; PacGAN's sigma-0.01 ring needs thousands of steps.
-RING = dict(radius=2.0, std=float(np.sqrt(0.02)))
-
-
-def value(x):
-    return np.asarray(ops.convert_to_numpy(x))
-
-
-def snapshot(variables):
-    return [value(v).copy() for v in variables]
-
 
 def toy_mgan(variant="general", k=K, beta=0.5, seed=0):
     g = multi.mgan_mlp_generator(k, latent_dim=LATENT, hidden_units=(16, 16), seed=seed)
     d = multi.mgan_mlp_discriminator(k, hidden_units=(16,), variant=variant, seed=seed + 10)
     return MGAN(g, d, beta=beta, variant=variant, seed=seed)
-
-
-def assert_every_player_advances(model, x, steps, batch_size):
-    before = {p: snapshot(vs) for p, vs in model.player_variables().items()}
-    model.fit(x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    opt = model.optimizer
-    assert isinstance(opt, PlayerOptimizers)
-    assert int(value(opt.iterations)) == steps
-    for player, variables in model.player_variables().items():
-        inner = opt[player]
-        assert int(value(inner.iterations)) == steps, player
-        moments = [v for v in inner.variables if "momentum" in v.path]
-        assert moments and all(np.abs(value(v)).sum() > 0 for v in moments), player
-        changed = [not np.allclose(a, b) for a, b in zip(before[player], snapshot(variables))]
-        assert variables and all(changed), f"{player}: some variables did not move"
-
-
-def ring_coverage_before_after(model, steps=800, batch_size=64, lr=2e-3, seed=0):
-    """Trains `model` on the MGAN ring for `steps`; modes covered before/after."""
-    from kmgan import data
-    from kmgan.metrics.mode_coverage import mixture_coverage
-
-    mixture = data.get_mixture("ring", **RING)
-    x, _ = mixture.sample(batch_size * steps, seed=seed)
-    model.compile(keras.optimizers.Adam(lr, beta_1=0.5), keras.optimizers.Adam(lr, beta_1=0.5))
-    before = mixture_coverage(model.sample(2500, seed=seed), mixture)["modes_covered"]
-    model.fit(x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    after = mixture_coverage(model.sample(2500, seed=seed), mixture)
-    return before, after
 
 
 # ----------------------------------------------------------------- sharing

@@ -7,26 +7,15 @@ PNGs, `.keras` sampler). No quality is asserted here: that is what the
 recipes measure.
 """
 
-import importlib.util
 import json
-import pathlib
 
 import keras
 import numpy as np
 import pytest
 
 import kmgan  # noqa: F401 - registers the layers a saved sampler needs
-from kmgan.games.multi import expert_grid
-
-RECIPES = pathlib.Path(__file__).resolve().parents[1] / "recipes"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"kmgan_recipe_{name}", RECIPES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from kmgan.samplers import expert_grid
+from tests.helpers import load_recipe
 
 TINY_2D = ["--seeds", "1", "--steps", "10", "--batch-size", "32", "--width", "16",
            "--num-generators", "2", "--num-discriminators", "2", "--gate-encoding", "2",
@@ -34,7 +23,7 @@ TINY_2D = ["--seeds", "1", "--steps", "10", "--batch-size", "32", "--width", "16
 
 
 def test_mode_coverage_ring_writes_table_json_and_pngs(tmp_path):
-    recipe = _load("mode_coverage")
+    recipe = load_recipe("mode_coverage")
     rows = recipe.main(["--datasets", "ring", "--out", str(tmp_path)] + TINY_2D)
     assert sorted(r["game"] for r in rows) == sorted(recipe.GAMES)
     table = (tmp_path / "results.md").read_text()
@@ -53,7 +42,7 @@ def test_mode_coverage_ring_writes_table_json_and_pngs(tmp_path):
 
 
 def test_mode_coverage_report_merges_saved_runs(tmp_path):
-    recipe = _load("mode_coverage")
+    recipe = load_recipe("mode_coverage")
     args = vars(recipe.parse(["--out", str(tmp_path)]))
 
     def saved(dataset, scores):
@@ -76,7 +65,7 @@ def test_mode_coverage_report_merges_saved_runs(tmp_path):
 
 
 def test_mode_coverage_rejects_unmatched_sizes(tmp_path):
-    recipe = _load("mode_coverage")
+    recipe = load_recipe("mode_coverage")
     spec = recipe.Spec("ring", recipe.parse(["--width", "4", "--num-generators", "4"]))
     with pytest.raises(ValueError, match="10%"):
         spec.check(["gan", "megan"])  # the gate alone outweighs a width-4 GAN
@@ -84,7 +73,7 @@ def test_mode_coverage_rejects_unmatched_sizes(tmp_path):
 
 @pytest.mark.slow
 def test_mode_coverage_stacked_mnist(tmp_path, mnist_npz):
-    recipe = _load("mode_coverage")
+    recipe = load_recipe("mode_coverage")
     classifier = tmp_path / "clf.keras"
     args = ["--datasets", "stacked", "--games", "gan,mgan", "--seeds", "1",
             "--stacked-steps", "3", "--batch-size", "16", "--base-filters", "8",
@@ -120,12 +109,12 @@ def test_cifar_recipes_quick_on_a_random_cifar_shaped_set(name, tmp_path, capsys
         extra = ["--encoding-dim", "2", "--gate-units", "4"]
     else:
         extra = []
-    _load(name).main(TINY_IMAGES + extra + ["--out", str(tmp_path)])
+    load_recipe(name).main(TINY_IMAGES + extra + ["--out", str(tmp_path)])
     assert "random CIFAR-shaped set" in capsys.readouterr().out
     _check_image_outputs(tmp_path, 2, (32, 32, 3))
 
 
 def test_madgan_recipe_quick_on_local_mnist(tmp_path, capsys, mnist_npz):
-    _load("madgan_images").main(TINY_IMAGES + ["--data", str(mnist_npz), "--out", str(tmp_path)])
+    load_recipe("madgan_images").main(TINY_IMAGES + ["--data", str(mnist_npz), "--out", str(tmp_path)])
     assert "mnist_5k.npz" in capsys.readouterr().out
     _check_image_outputs(tmp_path, 2, (28, 28, 1))

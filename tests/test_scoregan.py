@@ -19,12 +19,12 @@ from kmgan.evaluators import guided_loss
 from kmgan.evaluators import regularized_score
 from kmgan.games.base import real_data
 from kmgan.games.scoregan import ScoreGAN
-from tests.test_controlgan import SHAPE
-from tests.test_controlgan import adam
-from tests.test_controlgan import snapshot
-from tests.test_controlgan import tiny_players
-from tests.test_controlgan import toy_data
-from tests.test_engine import tiny_mlp
+from tests.helpers import SHAPE
+from tests.helpers import adam
+from tests.helpers import snapshot
+from tests.helpers import tiny_mlp
+from tests.helpers import tiny_players
+from tests.helpers import toy_data
 
 
 def value(x):

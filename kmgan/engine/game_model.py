@@ -1,5 +1,6 @@
 """`GameModel`: the base class of every kmgan game."""
 
+import inspect
 import types
 
 import keras
@@ -8,6 +9,10 @@ from keras import ops
 
 from kmgan.engine import backend_step
 from kmgan.engine.optimizers import PlayerOptimizers
+from kmgan.engine.optimizers import clone_optimizer
+
+#: Short forms of the optimizer keywords (`d_optimizer=` is the discriminator's).
+_SHORT_ROLES = {"d": "discriminator", "g": "generator", "c": "classifier"}
 
 
 class GameModel(keras.Model):
@@ -80,32 +85,105 @@ class GameModel(keras.Model):
             The loss, or `(loss, aux)` when `loss_fn` returned a tuple.
         """
         players = (players,) if isinstance(players, str) else tuple(players)
-        loss, aux = backend_step.minimize(self, loss_fn, players)
+
+        def move():
+            # Logs that hooks record while the loss is computed (the
+            # evaluator's score) leave the move with its aux: on JAX they
+            # are values of the gradient's trace.
+            object.__setattr__(self, "_move_logs", {})
+            result = loss_fn()
+            recorded = self.__dict__["_move_logs"]
+            object.__setattr__(self, "_move_logs", None)
+            loss, aux = result if isinstance(result, tuple) else (result, None)
+            return loss, (aux, recorded)
+
+        loss, (aux, recorded) = backend_step.minimize(self, move, players)
+        round_logs = self.__dict__.get("_round_logs")
+        if round_logs is not None:
+            round_logs.update(recorded)
         return loss if aux is None else (loss, aux)
 
     # ------------------------------------------------------------ compile
+    #: Names `compile` takes an optimizer under, in positional order (the
+    #: order of the games' former `compile(d_optimizer, g_optimizer, ...)`).
+    #: Empty: the players of `player_variables()`, in that order.
+    optimizer_roles = ()
+
+    #: role -> role: an omitted optimizer clones that one when it was given
+    #: (MGAN's classifier trains with D: a clone of D's optimizer).
+    tied_optimizers = {}
+
+    def role_players(self, role):
+        """The players an optimizer given for `role` serves (default: the
+        player of that name). A role with several players (GMAN's N
+        discriminators) gives each a clone of the optimizer."""
+        return [role]
+
+    def default_optimizers(self):
+        """The game's default optimizer for each role: what `compile()` gives
+        a player for which no optimizer is passed.
+
+        Returns:
+            dict mapping role names to fresh optimizers. A game adds keyword
+            options to this method's signature (e.g. ControlGAN's
+            `halve_after`); `compile` accepts and forwards them.
+        """
+        return {}
+
     def compile(
         self,
-        optimizers,
+        *optimizers,
         jit_compile="auto",
         run_eagerly=False,
         steps_per_execution=1,
+        **named,
     ):
         """Configures one optimizer per player.
 
+        Three forms, which can be mixed except for the first:
+
+        - `compile({"discriminator": opt, "generator": opt, ...})`: one
+          dict naming every player exactly (the engine's own form);
+        - `compile(opt_d, opt_g, ...)`: positional, in `optimizer_roles`
+          order (GAN: discriminator, generator; MGAN and ControlGAN: then the
+          classifier; MEGAN: then the gate);
+        - by name: `compile(discriminator=opt, generator=opt)`, or with the
+          suffix `_optimizer` and the short forms `d_`, `g_`, `c_`
+          (`d_optimizer=`, `g_optimizer=`, `c_optimizer=`, `gate_optimizer=`).
+
+        A role left out (or given None) gets the game's default: a clone of
+        its tied role's optimizer when that was given (`tied_optimizers`),
+        else `default_optimizers()` (the paper's settings).
+
         Args:
-            optimizers: dict mapping every player's name to its optimizer.
+            *optimizers: a dict of every player's optimizer, or optimizers in
+                `optimizer_roles` order.
             jit_compile: as in `keras.Model.compile` (XLA on both backends).
             run_eagerly: as in `keras.Model.compile`.
             steps_per_execution: as in `keras.Model.compile`.
+            **named: optimizers by role or player name, and the options of
+                the game's `default_optimizers` (e.g. `halve_after`).
+
+        Raises:
+            ValueError: for a name that is no player or role of the game
+                (the message lists them), or a role given twice.
         """
         player_variables = self.player_variables()
-        unknown = set(optimizers) - set(player_variables)
-        missing = set(player_variables) - set(optimizers)
+        if len(optimizers) == 1 and isinstance(optimizers[0], dict):
+            if named:
+                raise ValueError(
+                    "Pass optimizers either as one dict of every player or by "
+                    f"name, not both; got the dict and {sorted(named)}."
+                )
+            mapping = dict(optimizers[0])
+        else:
+            mapping = self._resolve_optimizers(optimizers, named, player_variables)
+        unknown = set(mapping) - set(player_variables)
+        missing = set(player_variables) - set(mapping)
         if unknown or missing:
             raise ValueError(
                 f"{type(self).__name__} has players {sorted(player_variables)}; "
-                f"got optimizers for {sorted(optimizers)}."
+                f"got optimizers for {sorted(mapping)}."
             )
         owner = {}
         for player, variables in player_variables.items():
@@ -117,7 +195,7 @@ class GameModel(keras.Model):
                     )
                 owner[id(v)] = player
         container = PlayerOptimizers(
-            {p: optimizers[p] for p in player_variables}
+            {p: mapping[p] for p in player_variables}
         )
         container.set_player_variables(player_variables)
         # A read-only mapping: Keras would track a dict of variables as the
@@ -132,6 +210,60 @@ class GameModel(keras.Model):
             steps_per_execution=steps_per_execution,
         )
 
+    def _resolve_optimizers(self, positional, named, player_variables):
+        """{player: optimizer} from compile's positional and named arguments."""
+        roles = tuple(self.optimizer_roles or player_variables)
+        options = _keyword_options(self.default_optimizers)
+        option_values = {k: named.pop(k) for k in list(named) if k in options}
+        if len(positional) > len(roles):
+            raise ValueError(
+                f"{type(self).__name__}.compile takes at most {len(roles)} "
+                f"positional optimizers ({', '.join(roles)}); got {len(positional)}."
+            )
+        given = dict(zip(roles, positional))
+        per_player = {}
+        for key, optimizer in named.items():
+            name = _optimizer_name(key)
+            if name in roles:
+                if given.get(name) is not None and optimizer is not None:
+                    raise ValueError(f"The {name} optimizer is given twice.")
+                given[name] = given.get(name) if optimizer is None else optimizer
+            elif name in player_variables:
+                per_player[name] = optimizer
+            else:
+                raise ValueError(
+                    f"{type(self).__name__} has no player or optimizer {key!r}. "
+                    f"Its players are {sorted(player_variables)}; compile takes "
+                    f"optimizers for {', '.join(roles)} (by that name, as "
+                    "<name>_optimizer, or d_/g_/c_optimizer)"
+                    + (f" and the options {sorted(options)}" if options else "")
+                    + "."
+                )
+        defaults = None
+        mapping = {}
+        for role in roles:
+            optimizer = given.get(role)
+            tied = self.tied_optimizers.get(role)
+            if optimizer is None and tied is not None and given.get(tied) is not None:
+                optimizer = clone_optimizer(given[tied])
+            if optimizer is None:
+                if defaults is None:
+                    defaults = self.default_optimizers(**option_values)
+                if role not in defaults:
+                    raise ValueError(
+                        f"{type(self).__name__} has no default optimizer for "
+                        f"'{role}'; pass one (players: {sorted(player_variables)})."
+                    )
+                optimizer = defaults[role]
+            players = [p for p in self.role_players(role) if p not in per_player]
+            if players == [role]:
+                mapping[role] = optimizer
+            else:
+                for player in players:
+                    mapping[player] = clone_optimizer(optimizer)
+        mapping.update({p: o for p, o in per_player.items() if o is not None})
+        return mapping
+
     # ------------------------------------------------------------ engine
     def train_step(self, *args):
         return backend_step.train_step(self, *args)
@@ -143,11 +275,16 @@ class GameModel(keras.Model):
         )
 
     def _play_round(self, data):
-        logs = self.play(data)
+        object.__setattr__(self, "_round_logs", {})
+        try:
+            played = self.play(data)
+            logs = dict(self.__dict__["_round_logs"])
+        finally:
+            object.__setattr__(self, "_round_logs", None)
+        logs.update(played)
         missing = set(self.log_names) - set(logs)
         if missing:
             raise KeyError(f"play() did not return logs {sorted(missing)}.")
-        logs = dict(logs)
         logs["loss"] = sum(ops.cast(logs[n], "float32") for n in self.log_names)
         for tracker in self.loss_trackers:
             tracker.update_state(logs[tracker.name])
@@ -191,12 +328,17 @@ class GameModel(keras.Model):
     def fit(self, x=None, y=None, **kwargs):
         """`keras.Model.fit`, after checking the first batch against the game.
 
-        Bad data (wrong rank or channel count, images outside [-1, 1], an
-        empty dataset) raises a `ValueError` before any training step.
+        Bad data (wrong rank or channel count, NaN or inf values, images
+        outside [-1, 1], an empty dataset) raises a `ValueError` before any
+        training step. The batch checked is the first one `fit` would take
+        (of arrays, the first `batch_size` examples).
         """
-        self.check_data(_first_batch(x))
+        self.check_data(_first_batch(x, kwargs.get("batch_size")))
         if _is_dataset(x):
             kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
+        from kmgan.data import order  # kmgan pipelines: epoch e's order, also after a resume
+
+        kwargs["callbacks"] = order.with_sync_epoch(kwargs.get("callbacks"))
         return super().fit(x, y, **kwargs)
 
     def check_data(self, batch):
@@ -219,8 +361,17 @@ class GameModel(keras.Model):
                 f"got {got}. Resize the data (kmgan.data.load(..., "
                 "image_size=...)) or build the networks for this size."
             )
+        values = np.asarray(ops.convert_to_numpy(batch))
+        finite = np.isfinite(values)
+        if not finite.all():
+            bad = int(np.sum(~finite.reshape(len(values), -1).all(axis=1)))
+            raise ValueError(
+                f"The real data hold NaN or inf: {bad} of the {len(values)} "
+                "examples of the first batch have non-finite values. Drop or "
+                "repair them before training (np.isfinite(x).all(axis=...) "
+                "finds them)."
+            )
         if len(expected) == 3:
-            values = np.asarray(ops.convert_to_numpy(batch))
             if values.min() < -1.0 - 1e-3 or values.max() > 1.0 + 1e-3:
                 raise ValueError(
                     "Images must be scaled to [-1, 1] (the generator's tanh "
@@ -239,8 +390,13 @@ def _is_dataset(x):
     return hasattr(x, "take") and hasattr(x, "element_spec")  # tf.data.Dataset
 
 
-def _first_batch(x):
-    """Returns the real-data tensor of the first batch of `x`, or raises."""
+def _first_batch(x, batch_size=None):
+    """Returns the real-data tensor of the first batch of `x`, or raises.
+
+    Arrays are cut to their first `batch_size` examples (Keras' default 32),
+    the batch `fit` takes first without shuffling.
+    """
+    arrays = False
     if _is_dataset(x):
         batches = list(x.take(1).as_numpy_iterator())
         if not batches:
@@ -251,12 +407,29 @@ def _first_batch(x):
         batch = batches[0]
     elif isinstance(x, (list, tuple)) or hasattr(x, "shape"):
         batch = x
+        arrays = True
     else:
         batch = next(iter(x))
     if isinstance(batch, dict):
         raise ValueError("Pass real data as x or (x, labels), not a dict.")
     if isinstance(batch, (list, tuple)):
         batch = batch[0]
+    if arrays and hasattr(batch, "shape") and len(batch.shape):
+        batch = batch[: batch_size or 32]
     if getattr(batch, "shape", (0,))[0] == 0:
         raise ValueError("The training data is empty.")
     return batch
+
+
+def _optimizer_name(key):
+    """The role or player a compile keyword names: `d_optimizer` -> discriminator."""
+    name = key[: -len("_optimizer")] if key.endswith("_optimizer") else key
+    return _SHORT_ROLES.get(name, name)
+
+
+def _keyword_options(fn):
+    """Names of the keyword options of a bound `default_optimizers`."""
+    return {
+        n for n, p in inspect.signature(fn).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }

@@ -1,30 +1,68 @@
-"""What every game with a generator offers: noise, sampling, data shape."""
+"""The bases of every game with generators: hooks, saving, sampling.
+
+- `AdversarialGame`: what every generator game has, however many
+  generators: the shared hooks (`kmgan.games.hooks`: evaluator guidance,
+  gradient penalty, `d_steps`), whole-game saving, the paper's default
+  optimizers for `compile()`, and `discriminate`.
+- `GeneratorGame`: one generator G(z) (GAN, GMAN; `ConditionalGame` for
+  G(z, y)). `kmgan.games.multi.MultiGeneratorGame`: K generators.
+
+A subclass sets its generator(s) in `_set_generator`, which the base
+constructor calls before it checks the hooks against the data shape.
+"""
 
 import keras
 import numpy as np
 from keras import ops
 
 from kmgan.engine import GameModel
+from kmgan.games.hooks import GameHooks
+from kmgan.games.hooks import check_hook_args
+from kmgan.games.hooks import check_steps
+from kmgan.games.hooks import hook_log_names
 
 
-class GeneratorGame(GameModel):
-    """A game whose fake data come from one generator `G(z)`.
+def adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999):
+    """Adam with DCGAN's settings by default (Radford et al. 2015)."""
+    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2)
+
+
+class AdversarialGame(GameHooks, GameModel):
+    """A game of generator(s) against discriminator(s), with the shared hooks.
 
     Args:
-        generator: a `keras.Model` mapping z of shape (latent_dim,) to data.
-        log_names, seed, name: see `GameModel`.
+        generator: the generator network(s), as the subclass's
+            `_set_generator` takes them.
+        d_steps: discriminator steps per generator step (>= 1).
+        log_names: names of the game's own logs (the hooks add theirs).
+        seed: seed of the game's noise.
+        name: model name.
+        **hooks: the shared hooks, `evaluator`, `score_weight`,
+            `score_cap` and `gp_weight` (see `kmgan.games.hooks`).
     """
 
-    def __init__(self, generator, log_names=None, seed=None, name=None):
-        super().__init__(log_names=log_names, seed=seed, name=name)
-        _check_model(generator, "generator")
-        if len(generator.inputs) != 1 or len(generator.inputs[0].shape) != 2:
-            raise ValueError(
-                "The generator must take one input z of shape (latent_dim,); "
-                f"got inputs {[tuple(i.shape) for i in generator.inputs]}."
-            )
-        self.generator = generator
-        self.latent_dim = int(generator.inputs[0].shape[-1])
+    #: compile's optimizer names, in positional order (`kmgan.engine.GameModel`).
+    optimizer_roles = ("discriminator", "generator")
+
+    #: Adam settings `compile()` gives every role by default (DCGAN's; a game
+    #: sets its paper's, or overrides `default_optimizers`).
+    optimizer_defaults = {"learning_rate": 2e-4, "beta_1": 0.5}
+
+    def __init__(self, generator, d_steps=1, log_names=None, seed=None, name=None, **hooks):
+        check_hook_args(type(self).__name__, hooks)
+        names = tuple(log_names or type(self).log_names) + hook_log_names(hooks)
+        super().__init__(log_names=names, seed=seed, name=name)
+        self._set_generator(generator)
+        self.d_steps = check_steps(d_steps, "d_steps")
+        self._init_hooks(**hooks)
+
+    def _set_generator(self, generator):
+        """Checks and stores the generator network(s)."""
+        raise NotImplementedError
+
+    def default_optimizers(self):
+        """Adam(`optimizer_defaults`) for every role in `optimizer_roles`."""
+        return {role: adam(**self.optimizer_defaults) for role in self.optimizer_roles}
 
     # Saving a whole game: its networks are serialized inside its config, so
     # `game.save("gan.keras")` / `keras.saving.load_model` round-trip it with
@@ -32,15 +70,15 @@ class GeneratorGame(GameModel):
     network_args = ("generator",)
 
     def get_config(self):
-        config = {"name": self.name, "seed": self.seed}
+        config = {"name": self.name, "seed": self.seed, "d_steps": self.d_steps}
+        config.update(self.hooks_config())
         config.update(self.game_config())
-        guidance = getattr(self, "evaluator", None)
-        if guidance is not None:
-            config.update(score_weight=guidance.weight, score_cap=guidance.cap)
+        if self.evaluator is not None:  # the frozen model inside the guidance
+            config["evaluator"] = keras.saving.serialize_keras_object(self.evaluator.evaluator)
         for arg in self.network_args:
+            if arg == "evaluator":
+                continue
             value = getattr(self, arg)
-            if value is not None and arg == "evaluator":
-                value = value.evaluator  # the frozen model inside the guidance
             if isinstance(value, (list, tuple)):
                 config[arg] = [keras.saving.serialize_keras_object(m) for m in value]
             else:
@@ -50,7 +88,7 @@ class GeneratorGame(GameModel):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for arg in cls.network_args:
+        for arg in dict.fromkeys(tuple(cls.network_args) + ("evaluator",)):
             value = config.get(arg)
             if value is None:
                 continue
@@ -68,6 +106,42 @@ class GeneratorGame(GameModel):
         # Players' optimizers are per game and not restored by load_model;
         # compile the loaded game again to keep training it.
         return None
+
+    def discriminate(self, x, batch_size=256):
+        """The game's probability that each example of `x` is real.
+
+        Returns:
+            NumPy array of shape (len(x),) in [0, 1].
+        """
+        x = np.asarray(x, "float32")
+        out = [
+            ops.convert_to_numpy(self.real_probability(x[i : i + batch_size]))
+            for i in range(0, len(x), batch_size)
+        ]
+        return np.concatenate(out).reshape(-1)
+
+    def real_probability(self, x):
+        """Backend tensor of P(real | x) for a batch (inference mode)."""
+        raise NotImplementedError
+
+
+class GeneratorGame(AdversarialGame):
+    """A game whose fake data come from one generator `G(z)`.
+
+    Args:
+        generator: a `keras.Model` mapping z of shape (latent_dim,) to data.
+        d_steps, log_names, seed, name, **hooks: see `AdversarialGame`.
+    """
+
+    def _set_generator(self, generator):
+        _check_model(generator, "generator")
+        if len(generator.inputs) != 1 or len(generator.inputs[0].shape) != 2:
+            raise ValueError(
+                "The generator must take one input z of shape (latent_dim,); "
+                f"got inputs {[tuple(i.shape) for i in generator.inputs]}."
+            )
+        self.generator = generator
+        self.latent_dim = int(generator.inputs[0].shape[-1])
 
     @property
     def data_shape(self):
@@ -101,23 +175,6 @@ class GeneratorGame(GameModel):
             (num_samples, self.latent_dim)
         )
         return self.generate(z, batch_size=batch_size)
-
-    def discriminate(self, x, batch_size=256):
-        """The game's probability that each example of `x` is real.
-
-        Returns:
-            NumPy array of shape (len(x),) in [0, 1].
-        """
-        x = np.asarray(x, "float32")
-        out = [
-            ops.convert_to_numpy(self.real_probability(x[i : i + batch_size]))
-            for i in range(0, len(x), batch_size)
-        ]
-        return np.concatenate(out).reshape(-1)
-
-    def real_probability(self, x):
-        """Backend tensor of P(real | x) for a batch (inference mode)."""
-        raise NotImplementedError
 
 
 def real_data(data):

@@ -27,7 +27,6 @@ import numpy as np
 from keras import ops
 
 from kmgan import losses
-from kmgan.engine import GameModel
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import _check_model
 from kmgan.games.base import real_data
@@ -84,23 +83,16 @@ class ConditionalGame(GeneratorGame):
             `Embedding`).
         fake_labels: "data" (fakes use the real batch's labels) or
             "uniform" (labels drawn uniformly at random).
-        log_names, seed, name: see `GameModel`.
+        d_steps, log_names, seed, name, **hooks: see
+            `kmgan.games.base.AdversarialGame`.
     """
 
     def __init__(
-        self, generator, num_classes=None, fake_labels="data", log_names=None, seed=None, name=None
+        self, generator, num_classes=None, fake_labels="data", d_steps=1, log_names=None,
+        seed=None, name=None, **hooks,
     ):
-        # GeneratorGame.__init__ checks for a single z input; a conditional
-        # generator has two, so the base GameModel is initialised directly.
-        GameModel.__init__(self, log_names=log_names, seed=seed, name=name)
-        z_index, label_index = split_conditional_inputs(generator, "generator")
-        z_shape = tuple(generator.inputs[z_index].shape)
-        if len(z_shape) != 2 or z_shape[-1] is None:
-            raise ValueError(f"The generator's z input must be (batch, latent_dim); got {z_shape}.")
-        self.generator = generator
-        self.latent_dim = int(z_shape[-1])
-        self._z_index = z_index
-        self._label_rank = len(generator.inputs[label_index].shape)
+        super().__init__(generator, d_steps=d_steps, log_names=log_names, seed=seed,
+                         name=name, **hooks)
         num_classes = num_classes or infer_num_classes(generator)
         if not num_classes or int(num_classes) < 1:
             raise ValueError(
@@ -110,6 +102,17 @@ class ConditionalGame(GeneratorGame):
         if fake_labels not in FAKE_LABELS:
             raise ValueError(f"fake_labels must be one of {FAKE_LABELS}; got {fake_labels!r}.")
         self.fake_labels = fake_labels
+
+    def _set_generator(self, generator):
+        # G(z, y): two inputs, the labels the integer one.
+        z_index, label_index = split_conditional_inputs(generator, "generator")
+        z_shape = tuple(generator.inputs[z_index].shape)
+        if len(z_shape) != 2 or z_shape[-1] is None:
+            raise ValueError(f"The generator's z input must be (batch, latent_dim); got {z_shape}.")
+        self.generator = generator
+        self.latent_dim = int(z_shape[-1])
+        self._z_index = z_index
+        self._label_rank = len(generator.inputs[label_index].shape)
 
     # -------------------------------------------------------------- players
     def _pair(self, first, labels, first_index, label_rank):
@@ -265,6 +268,9 @@ class ConditionalGAN(ConditionalGame):
         fake_labels: "data" or "uniform" (see module docs).
         seed: seed of the game's noise.
         name: model name.
+        **hooks: the shared hooks (`kmgan.games.hooks`): `evaluator`,
+            `score_weight`, `score_cap`, `gp_weight` (the penalty's critic
+            is D with the real batch's labels).
     """
 
     log_names = ("d_loss", "g_loss")
@@ -281,10 +287,12 @@ class ConditionalGAN(ConditionalGame):
         fake_labels="data",
         seed=None,
         name="conditional_gan",
+        **hooks,
     ):
         num_classes = num_classes or infer_num_classes(generator, discriminator)
         super().__init__(
-            generator, num_classes=num_classes, fake_labels=fake_labels, seed=seed, name=name
+            generator, num_classes=num_classes, fake_labels=fake_labels, d_steps=d_steps,
+            seed=seed, name=name, **hooks,
         )
         x_index, label_index = split_conditional_inputs(discriminator, "discriminator")
         in_shape = tuple(discriminator.inputs[x_index].shape[1:])
@@ -295,26 +303,18 @@ class ConditionalGAN(ConditionalGame):
             )
         if tuple(discriminator.outputs[0].shape[1:]) not in ((1,), ()):
             raise ValueError("The discriminator must output one logit per example.")
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         self.discriminator = discriminator
         self._d_x_index = x_index
         self._d_label_rank = len(discriminator.inputs[label_index].shape)
         self.loss = losses.get(loss, label_smoothing)
-        self.d_steps = int(d_steps)
 
     def game_config(self):
         return {
             "num_classes": self.num_classes,
             "loss": self.loss.name,
             "label_smoothing": self.loss.label_smoothing,
-            "d_steps": self.d_steps,
             "fake_labels": self.fake_labels,
         }
-
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """Args: one optimizer per player; kwargs as `GameModel.compile`."""
-        super().compile({"discriminator": d_optimizer, "generator": g_optimizer}, **kwargs)
 
     def player_variables(self):
         return {
@@ -343,17 +343,20 @@ class ConditionalGAN(ConditionalGame):
                 "discriminator",
                 lambda: self.loss.discriminator(
                     D(real, labels, training=True), D(fake, y_fake, training=True)
+                )
+                + self.gp_weight * self.penalty(
+                    lambda x, training=False: D(x, labels, training=training), real, fake
                 ),
             )
 
         z = self.sample_z(batch_size)
         y_fake = self.labels_for_fakes(labels)
-        g_loss = self.minimize(
-            "generator",
-            lambda: self.loss.generator(
-                D(self.generate_batch(z, y_fake, training=True), y_fake, training=True)
-            ),
-        )
+
+        def generator_loss():
+            fake = self.generate_batch(z, y_fake, training=True)
+            return self.guide(self.loss.generator(D(fake, y_fake, training=True)), fake, real)
+
+        g_loss = self.minimize("generator", generator_loss)
         return {"d_loss": d_loss, "g_loss": g_loss}
 
     def real_probability(self, x, labels=None):

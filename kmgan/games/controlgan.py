@@ -50,15 +50,13 @@ import keras
 from keras import ops
 
 from kmgan import losses
-from kmgan.engine import input_gradient
-from kmgan.evaluators import EvaluatorGuidance
-from kmgan.evaluators import guidance_log_names
-from kmgan.evaluators import guided_loss
 from kmgan.games.base import _check_model
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
 from kmgan.games.conditional import ConditionalGame
 from kmgan.games.conditional import infer_num_classes
+from kmgan.games.hooks import check_steps
+from kmgan.losses import gradient_penalty  # noqa: F401  (its former home)
 
 #: Iterations after which the paper halves the learning rates.
 HALVE_AFTER = 50_000
@@ -140,27 +138,6 @@ def _augmentation(augmentation, image_shape, seed):
     return augmentation
 
 
-def gradient_penalty(discriminator, real, fake, seed_generator, target=1.0):
-    """WGAN-GP penalty E[(||grad_x D(x_hat)||_2 - target)^2] (Gulrajani 2017).
-
-    x_hat = real + eps * (fake - real) with eps ~ U[0, 1] per example, drawn
-    from `seed_generator`. As `kmgan.losses.gradient_penalty`, except that D
-    is evaluated in inference mode (`training=False`): the penalty is a
-    function of D's current weights and has no side effects (no
-    spectral-norm power iteration, no batch-norm statistics), identically
-    on every backend.
-
-    Returns:
-        A scalar tensor (unweighted).
-    """
-    batch = ops.shape(real)[0]
-    eps = keras.random.uniform((batch,) + (1,) * (len(real.shape) - 1), seed=seed_generator)
-    x_hat = real + eps * (fake - real)
-    grads = input_gradient(lambda x: ops.sum(discriminator(x, training=False)), x_hat)
-    norms = ops.sqrt(ops.sum(ops.square(ops.reshape(grads, (batch, -1))), axis=-1) + 1e-12)
-    return ops.mean(ops.square(norms - target))
-
-
 def classification_loss(labels, logits):
     """Mean sparse categorical cross-entropy of classifier logits."""
     labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
@@ -196,14 +173,13 @@ class ControlGAN(ConditionalGame):
             loss (1.0).
         gamma_init: gamma_0 (0.0).
         fake_labels: "uniform" or "data" (labels of the fakes).
-        evaluator: optional frozen evaluator (or `EvaluatorGuidance`); with
-            it the game is ScoreGAN.
-        score_weight: delta, the evaluator term's weight (0.5).
-        score_cap: the score's cap: "real", a float or None
-            (see `EvaluatorGuidance`).
         log_names: names of extra logs a subclass's `play` returns.
         seed: seed of the game's noise (and of the default augmentation).
         name: model name.
+        **hooks: the shared hooks (`kmgan.games.hooks`): `evaluator` (a
+            frozen evaluator or `EvaluatorGuidance`; with it the game is
+            ScoreGAN), `score_weight` (delta, 0.5), `score_cap` ("real", a
+            float or None; see `EvaluatorGuidance`).
     """
 
     log_names = ("d_loss", "gp", "c_loss", "g_loss", "g_adv", "g_class", "gamma")
@@ -226,15 +202,12 @@ class ControlGAN(ConditionalGame):
         gamma_alpha=1.0,
         gamma_init=0.0,
         fake_labels="uniform",
-        evaluator=None,
-        score_weight=0.5,
-        score_cap="real",
         log_names=None,
         seed=None,
         name="controlgan",
+        **hooks,
     ):
-        guidance = EvaluatorGuidance.wrap(evaluator, weight=score_weight, cap=score_cap)
-        names = ControlGAN.log_names + tuple(log_names or ()) + guidance_log_names(guidance)
+        names = ControlGAN.log_names + tuple(log_names or ())
         _check_model(classifier, "classifier")
         num_classes = (
             num_classes
@@ -242,8 +215,8 @@ class ControlGAN(ConditionalGame):
             or classifier.outputs[0].shape[-1]
         )
         super().__init__(
-            generator, num_classes=num_classes, fake_labels=fake_labels,
-            log_names=names, seed=seed, name=name,
+            generator, num_classes=num_classes, fake_labels=fake_labels, d_steps=d_steps,
+            gp_weight=gp_weight, log_names=names, seed=seed, name=name, **hooks,
         )
         check_discriminator(discriminator, self.data_shape)
         if tuple(classifier.inputs[0].shape[1:]) != tuple(self.data_shape):
@@ -256,34 +229,17 @@ class ControlGAN(ConditionalGame):
                 f"The classifier must output {self.num_classes} class logits; got "
                 f"shape {tuple(classifier.outputs[0].shape[1:])}."
             )
-        for what, value in (("d_steps", d_steps), ("c_steps", c_steps)):
-            if int(value) < 1:
-                raise ValueError(f"{what} must be >= 1, got {value}.")
+        self.c_steps = check_steps(c_steps, "c_steps")
         if not 0.0 <= gamma_init <= gamma_max:
             raise ValueError(f"Need 0 <= gamma_init <= gamma_max; got {gamma_init}, {gamma_max}.")
-        if gp_weight < 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight}.")
-        if guidance is not None:
-            e_inputs = list(getattr(guidance.evaluator, "inputs", None) or [])
-            e_channels = e_inputs[0].shape[-1] if e_inputs else None
-            if e_channels is not None and e_channels != self.data_shape[-1]:
-                raise ValueError(
-                    f"The evaluator takes {e_channels}-channel images but the "
-                    f"generator makes {self.data_shape[-1]}-channel ones (for grey "
-                    "images use kmgan.evaluators.mobilenet_v2(channels=1))."
-                )
         self.discriminator = discriminator
         self.classifier = classifier
         self.augmentation = _augmentation(augmentation, self.data_shape, seed)
         self.loss = losses.get(loss)
-        self.gp_weight = float(gp_weight)
-        self.d_steps = int(d_steps)
-        self.c_steps = int(c_steps)
         self.gamma_max = float(gamma_max)
         self.gamma_rate = float(gamma_rate)
         self.gamma_alpha = float(gamma_alpha)
         self.gamma_init = float(gamma_init)
-        self.evaluator = guidance
         self.gamma = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(float(gamma_init)),
@@ -295,8 +251,6 @@ class ControlGAN(ConditionalGame):
         return {
             "num_classes": self.num_classes,
             "loss": self.loss.name,
-            "gp_weight": self.gp_weight,
-            "d_steps": self.d_steps,
             "c_steps": self.c_steps,
             "gamma_max": self.gamma_max,
             "gamma_rate": self.gamma_rate,
@@ -330,34 +284,23 @@ class ControlGAN(ConditionalGame):
             if f"augmentation_{i}" in keys:
                 v.assign(store[f"augmentation_{i}"])
 
-    def compile(
-        self,
-        d_optimizer=None,
-        g_optimizer=None,
-        c_optimizer=None,
-        halve_after=HALVE_AFTER,
-        **kwargs,
-    ):
-        """One optimizer per player; None gives the paper's (`paper_adam`).
+    optimizer_roles = ("discriminator", "generator", "classifier")
+
+    def default_optimizers(self, halve_after=HALVE_AFTER):
+        """The paper's optimizers (`paper_adam`): Adam(0, 0.9) at 4e-4 / 2e-4
+        / 2e-4 for D / G / C, halved after `halve_after` rounds.
 
         Args:
-            d_optimizer, g_optimizer, c_optimizer: optimizers, or None for
-                Adam(0, 0.9) at 4e-4 / 2e-4 / 2e-4 halved after
-                `halve_after` rounds.
-            halve_after: rounds before the default optimizers halve their
-                rates (None: never). Ignored for optimizers you pass.
-            **kwargs: as `GameModel.compile`.
+            halve_after: rounds before the rates halve (None: never); also
+                a keyword of `compile()`, for the optimizers it defaults.
         """
-        super().compile(
-            {
-                "discriminator": d_optimizer
-                or paper_adam(D_LEARNING_RATE, halve_after, steps_per_round=self.d_steps),
-                "generator": g_optimizer or paper_adam(G_LEARNING_RATE, halve_after),
-                "classifier": c_optimizer
-                or paper_adam(C_LEARNING_RATE, halve_after, steps_per_round=self.c_steps),
-            },
-            **kwargs,
-        )
+        return {
+            "discriminator": paper_adam(D_LEARNING_RATE, halve_after,
+                                        steps_per_round=self.d_steps),
+            "generator": paper_adam(G_LEARNING_RATE, halve_after),
+            "classifier": paper_adam(C_LEARNING_RATE, halve_after,
+                                     steps_per_round=self.c_steps),
+        }
 
     def player_variables(self):
         # The evaluator (if any) is no player: frozen, in no optimizer.
@@ -387,10 +330,7 @@ class ControlGAN(ConditionalGame):
 
             def discriminator_loss():
                 adv = self.loss.discriminator(D(real, training=True), D(fake, training=True))
-                if self.gp_weight:
-                    gp = gradient_penalty(D, real, fake, self.seed_generator)
-                else:
-                    gp = ops.zeros((), "float32")
+                gp = self.penalty(D, real, fake)
                 return adv + self.gp_weight * gp, (adv, gp)
 
             _, (d_loss, gp) = self.minimize("discriminator", discriminator_loss)
@@ -410,10 +350,9 @@ class ControlGAN(ConditionalGame):
             adv = self.loss.generator(D(fake, training=True))
             g_class = classification_loss(y_fake, C(fake, training=False))
             loss = adv + ops.convert_to_tensor(self.gamma) * g_class
-            loss, score_logs = guided_loss(self.evaluator, loss, fake, real)
-            return loss, (adv, g_class, score_logs)
+            return self.guide(loss, fake, real), (adv, g_class)
 
-        g_loss, (g_adv, g_class, score_logs) = self.minimize("generator", generator_loss)
+        g_loss, (g_adv, g_class) = self.minimize("generator", generator_loss)
 
         self.gamma.assign(
             self.next_gamma(self.gamma, ops.stop_gradient(g_class), c_loss_real)
@@ -428,7 +367,6 @@ class ControlGAN(ConditionalGame):
             "g_class": g_class,
             "gamma": ops.convert_to_tensor(self.gamma),
         }
-        logs.update(score_logs)
         return logs
 
     def next_gamma(self, gamma, fake_class_loss, real_class_loss):

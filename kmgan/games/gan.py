@@ -13,9 +13,6 @@ import keras
 from keras import ops
 
 from kmgan import losses
-from kmgan.evaluators import EvaluatorGuidance
-from kmgan.evaluators import guidance_log_names
-from kmgan.evaluators import guided_loss
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
@@ -33,18 +30,22 @@ class GAN(GeneratorGame):
             labels"; 0.1 gives the target 0.9).
         d_steps: discriminator steps per generator step; each sees the
             round's real batch and fresh fakes.
-        evaluator: optional frozen scorer (e.g. `kmgan.evaluators.mobilenet_v2()`)
-            whose Inception-style score of the fakes, capped at the real
-            batch's, the generator also maximises (ScoreGAN's evaluator
-            player; see `kmgan.evaluators.EvaluatorGuidance`).
-        score_weight: delta, the weight of the evaluator's score.
-        score_cap: "real", a number, or None (see `EvaluatorGuidance`).
         seed: seed of the game's noise.
         name: model name.
+        **hooks: the shared hooks every game takes (`kmgan.games.hooks`):
+            `evaluator` (a frozen scorer, e.g.
+            `kmgan.evaluators.mobilenet_v2()`, whose Inception-style score
+            of the fakes, capped at the real batch's, the generator also
+            maximises: ScoreGAN's evaluator player), `score_weight`,
+            `score_cap`, `gp_weight` (WGAN-GP on D).
+
+    `compile()` without optimizers gives both players the GMAN report's
+    Adam(1e-4, beta_1=0.5) (Xu et al.; kmgan's GAN/DCGAN presets).
     """
 
     log_names = ("d_loss", "g_loss")
-    network_args = ("generator", "discriminator", "evaluator")
+    network_args = ("generator", "discriminator")
+    optimizer_defaults = {"learning_rate": 1e-4, "beta_1": 0.5}
 
     def __init__(
         self,
@@ -53,39 +54,20 @@ class GAN(GeneratorGame):
         loss="non_saturating",
         label_smoothing=0.0,
         d_steps=1,
-        evaluator=None,
-        score_weight=0.5,
-        score_cap="real",
         seed=None,
         name="gan",
+        **hooks,
     ):
-        guidance = EvaluatorGuidance.wrap(evaluator, weight=score_weight, cap=score_cap)
-        super().__init__(
-            generator,
-            log_names=type(self).log_names + guidance_log_names(guidance),
-            seed=seed,
-            name=name,
-        )
-        self.evaluator = guidance
+        super().__init__(generator, d_steps=d_steps, seed=seed, name=name, **hooks)
         check_discriminator(discriminator, self.data_shape)
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         self.discriminator = discriminator
         self.loss = losses.get(loss, label_smoothing)
-        self.d_steps = int(d_steps)
 
     def game_config(self):
         return {
             "loss": self.loss.name,
             "label_smoothing": self.loss.label_smoothing,
-            "d_steps": self.d_steps,
         }
-
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """Args: one optimizer per player; kwargs as `GameModel.compile`."""
-        super().compile(
-            {"discriminator": d_optimizer, "generator": g_optimizer}, **kwargs
-        )
 
     def player_variables(self):
         return {
@@ -104,18 +86,18 @@ class GAN(GeneratorGame):
                 "discriminator",
                 lambda: self.loss.discriminator(
                     D(real, training=True), D(fake, training=True)
-                ),
+                )
+                + self.gp_weight * self.penalty(D, real, fake),
             )
 
         z = self.sample_z(batch_size)
 
         def generator_loss():
             fake = G(z, training=True)
-            loss = self.loss.generator(D(fake, training=True))
-            return guided_loss(self.evaluator, loss, fake, real)
+            return self.guide(self.loss.generator(D(fake, training=True)), fake, real)
 
-        g_loss, score_logs = self.minimize("generator", generator_loss)
-        return {"d_loss": d_loss, "g_loss": g_loss, **score_logs}
+        g_loss = self.minimize("generator", generator_loss)
+        return {"d_loss": d_loss, "g_loss": g_loss}
 
     def real_probability(self, x):
         return ops.sigmoid(ops.reshape(self.discriminator(x, training=False), (-1,)))

@@ -52,9 +52,6 @@ import keras
 from keras import ops
 
 from kmgan import losses
-from kmgan.evaluators import EvaluatorGuidance
-from kmgan.evaluators import guidance_log_names
-from kmgan.evaluators import guided_loss
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
@@ -103,15 +100,20 @@ class GMAN(GeneratorGame):
         loss: name in `kmgan.losses.LOSSES` or an `AdversarialLoss`.
         label_smoothing: one-sided smoothing of the discriminators' real target.
         d_steps: discriminator steps per generator step.
-        evaluator: optional frozen scorer guiding the generator (ScoreGAN's
-            evaluator player; see `kmgan.evaluators.EvaluatorGuidance`).
-        score_weight: delta, the weight of the evaluator's score.
-        score_cap: "real", a number, or None.
         seed: seed of the game's noise.
         name: model name.
+        **hooks: the shared hooks every game takes (`kmgan.games.hooks`):
+            `evaluator`, `score_weight`, `score_cap` (a frozen scorer
+            guiding the generator, ScoreGAN's evaluator player) and
+            `gp_weight` (WGAN-GP on each discriminator).
+
+    `compile()` without optimizers gives every player the GMAN report's
+    Adam(1e-4, beta_1=0.5) (Xu et al.); `d_optimizer=` is cloned, one per
+    discriminator player.
     """
 
-    network_args = ("generator", "discriminators", "evaluator")
+    network_args = ("generator", "discriminators")
+    optimizer_defaults = {"learning_rate": 1e-4, "beta_1": 0.5}
 
     def __init__(
         self,
@@ -123,11 +125,9 @@ class GMAN(GeneratorGame):
         loss="non_saturating",
         label_smoothing=0.0,
         d_steps=1,
-        evaluator=None,
-        score_weight=0.5,
-        score_cap="real",
         seed=None,
         name="gman",
+        **hooks,
     ):
         if discriminators is None:
             discriminators = []
@@ -135,7 +135,9 @@ class GMAN(GeneratorGame):
         if stacked:
             n = num_stacked(discriminators)
         else:
-            if isinstance(discriminators, (str, bytes, dict)) or not hasattr(discriminators, "__iter__"):
+            if isinstance(discriminators, (str, bytes, dict)) or not hasattr(
+                discriminators, "__iter__"
+            ):
                 raise TypeError(
                     "discriminators must be a list of keras.Models or one keras.Model "
                     f"with (batch, N) logits; got {type(discriminators).__name__}."
@@ -150,15 +152,11 @@ class GMAN(GeneratorGame):
             )
         if lam < 0:
             raise ValueError(f"lambda must be >= 0, got {lam}.")
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         log_names = ["d_loss", "g_loss"] + [f"d_loss_{i}" for i in range(n)]
         if aggregator == "auto":
             log_names.append("lambda")
-        guidance = EvaluatorGuidance.wrap(evaluator, weight=score_weight, cap=score_cap)
-        log_names += list(guidance_log_names(guidance))
-        super().__init__(generator, log_names=log_names, seed=seed, name=name)
-        self.evaluator = guidance
+        super().__init__(generator, d_steps=d_steps, log_names=log_names, seed=seed,
+                         name=name, **hooks)
         if stacked:
             _check_stacked(discriminators, self.data_shape)
         else:
@@ -174,7 +172,6 @@ class GMAN(GeneratorGame):
         self.lam = float(lam)
         self.lambda_penalty = float(lambda_penalty)
         self.loss = losses.get(loss, label_smoothing)
-        self.d_steps = int(d_steps)
         if aggregator == "auto":
             # lambda = softplus(rho); rho starts where softplus(rho) = lam.
             rho = math.log(math.expm1(lam)) if lam > 0 else -10.0
@@ -191,7 +188,6 @@ class GMAN(GeneratorGame):
             "lambda_penalty": self.lambda_penalty,
             "loss": self.loss.name,
             "label_smoothing": self.loss.label_smoothing,
-            "d_steps": self.d_steps,
         }
 
     @property
@@ -236,16 +232,10 @@ class GMAN(GeneratorGame):
             axis=1,
         )
 
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """Args: `d_optimizer` is cloned, one per discriminator player (each
-        keeps its own state; a stacked model is one player, see the module
-        docstring); `g_optimizer` serves the generator (and GMAN*'s lambda).
-        kwargs as `GameModel.compile`."""
-        from kmgan.engine import clone_optimizer
-
-        optimizers = {p: clone_optimizer(d_optimizer) for p in self.discriminator_players}
-        optimizers["generator"] = g_optimizer
-        super().compile(optimizers, **kwargs)
+    def role_players(self, role):
+        # One optimizer given for the discriminators serves each of them
+        # (a clone per player, each with its own state).
+        return self.discriminator_players if role == "discriminator" else [role]
 
     def player_variables(self):
         players = {
@@ -276,6 +266,11 @@ class GMAN(GeneratorGame):
                 self.discriminator_logits(fake, training=True),
                 axis=0,
             )
+            if self.gp_weight:  # WGAN-GP on each D_i's own logit
+                per_d = per_d + self.gp_weight * ops.stack(
+                    [self.penalty(self._logit_column(i), real, fake)
+                     for i in range(self.num_discriminators)]
+                )
             return ops.sum(per_d), per_d
 
         for _ in range(self.d_steps):
@@ -293,14 +288,20 @@ class GMAN(GeneratorGame):
             loss = aggregate(values, self.aggregator, lam)
             if self.aggregator == "auto":
                 loss = loss - self.lambda_penalty * lam
-            return guided_loss(self.evaluator, loss, fake, real)
+            return self.guide(loss, fake, real)
 
-        g_loss, score_logs = self.minimize("generator", generator_loss)
-        logs = {"d_loss": ops.mean(d_losses), "g_loss": g_loss, **score_logs}
+        g_loss = self.minimize("generator", generator_loss)
+        logs = {"d_loss": ops.mean(d_losses), "g_loss": g_loss}
         logs.update({f"d_loss_{i}": d_losses[i] for i in range(self.num_discriminators)})
         if self.aggregator == "auto":
             logs["lambda"] = self.current_lambda()
         return logs
+
+    def _logit_column(self, index):
+        """D_index as a critic x -> logits (for the gradient penalty)."""
+        if not self.stacked:
+            return self.discriminators[index]
+        return lambda x, training=False: self.discriminator_logits(x, training=training)[:, index]
 
     def real_probability(self, x):
         probs = ops.sigmoid(

@@ -33,6 +33,26 @@ p_Gk / (p_data + sum_k p_Gk): to fool D, generator k must move its samples
 where D cannot tell them from data nor attribute them to G_k, which pushes
 the generators towards different modes.
 
+**MAD-GAN-Sim** (Ghosh et al. 2018, section 3.2; `similarity=lambda > 0`):
+each generator's objective gains a competing term built on D's features
+phi (its penultimate layer) for the *same* z. Generator i should make
+samples that D finds more real than generator j's by a margin that grows
+with how alike the two are,
+
+    D(G_i(z)) - D(G_j(z)) >= nu * cos(phi(G_i(z)), phi(G_j(z)))   for all j != i,
+
+with D(x) = D_K(x), the probability of "real", and nu the `margin`. The
+constraints enter as hinges averaged over the other generators:
+
+    L_i += lambda * E_z[ 1/(K-1) sum_{j != i}
+                         max(0, nu * cos(phi_i, sg(phi_j)) - (D(G_i(z)) - sg(D(G_j(z))))) ]
+
+where sg (stop-gradient) keeps generator j's quantities fixed in generator
+i's objective (each generator minimises its own). Two generators that draw
+the same image for the same z cannot both satisfy their constraints, so the
+term pushes their D features apart. With the term on, every generator gets
+the same z in the generators' step.
+
 For GAM battles the MAD-GAN's discriminator is P(real | x) = D_K(x), the
 softmax probability of the real class.
 """
@@ -102,6 +122,65 @@ def generator_loss(fake_logits, assignment, loss="non_saturating"):
     return ops.sum(per_generator_mean(per_example, assignment))
 
 
+def similarity_loss(real_prob, features, num_generators, margin=1.0):
+    """MAD-GAN-Sim's competing term, summed over the K generators.
+
+    The fakes are laid out in K blocks of n, block k made by G_k, with the
+    same z in row m of every block (G_0(z_m), ..., G_{K-1}(z_m)).
+
+        sum_i E_m[ 1/(K-1) sum_{j != i}
+                   max(0, margin * cos(f_im, sg(f_jm)) - (p_im - sg(p_jm))) ]
+
+    Args:
+        real_prob: (K*n,) D's probability that each fake is real.
+        features: (K*n, F) D's features of each fake (any shape (K*n, ...),
+            flattened).
+        num_generators: K (at least 2).
+        margin: nu, the margin per unit of cosine similarity.
+
+    Returns:
+        A scalar: the sum over generators of each one's term. Its gradient
+        reaches generator i only through G_i's own samples.
+    """
+    k = int(num_generators)
+    if k < 2:
+        raise ValueError(f"The similarity term needs K >= 2 generators, got {k}.")
+    p = ops.reshape(ops.cast(real_prob, "float32"), (k, -1))  # (K, n)
+    f = ops.reshape(ops.cast(features, "float32"), (k, ops.shape(p)[1], -1))  # (K, n, F)
+    unit = f / ops.sqrt(ops.sum(ops.square(f), axis=-1, keepdims=True) + 1e-12)
+    cos = ops.einsum("imf,jmf->ijm", unit, ops.stop_gradient(unit))  # (K, K, n)
+    gap = p[:, None, :] - ops.stop_gradient(p)[None, :, :]  # p_i - p_j
+    hinge = ops.relu(float(margin) * cos - gap)
+    others = 1.0 - ops.eye(k, dtype="float32")
+    per_generator = ops.sum(hinge * others[:, :, None], axis=1) / (k - 1)  # (K, n)
+    return ops.sum(ops.mean(per_generator, axis=1))
+
+
+def penultimate_features(discriminator):
+    """A model x -> [D's logits, D's features phi(x)] sharing D's layers.
+
+    phi is the input of D's output layer (for `madgan_discriminator`, the
+    flattened last conv block).
+    """
+    try:
+        output_layer = discriminator.layers[-1]
+        features = output_layer.input
+    except (AttributeError, IndexError, ValueError) as error:
+        raise ValueError(
+            "MAD-GAN-Sim reads D's features from the input of its output layer: "
+            "the discriminator must be a functional keras.Model."
+        ) from error
+    if isinstance(features, (list, tuple)):
+        raise ValueError(
+            f"D's output layer {output_layer.name!r} takes several inputs; MAD-GAN-Sim "
+            "needs one feature tensor."
+        )
+    inputs = discriminator.inputs
+    inputs = inputs[0] if len(inputs) == 1 else inputs
+    return keras.Model(inputs, [discriminator.outputs[0], features],
+                       name=f"{discriminator.name}_features")
+
+
 @keras.saving.register_keras_serializable(package="kmgan")
 class MADGAN(MultiGeneratorGame):
     """Multi-agent diverse GAN.
@@ -118,8 +197,19 @@ class MADGAN(MultiGeneratorGame):
         samples_per_generator: fakes per generator per round (default
             ceil(batch / K)).
         same_noise: the same z for every generator in a round.
+        similarity: lambda, the weight of MAD-GAN-Sim's competing term
+            (0: plain MAD-GAN). With it on the game logs "g_sim" and the
+            generators' step draws one z for all generators.
+        margin: nu, MAD-GAN-Sim's margin per unit of cosine similarity of
+            D's features.
         seed: seed of the game's noise.
         name: model name.
+        **hooks: the shared hooks (`kmgan.games.hooks`): `evaluator`,
+            `score_weight`, `score_cap`, `gp_weight` (its critic is D's
+            real-vs-fake log-odds, log D_K / (1 - D_K)).
+
+    `compile()` without optimizers gives both players Adam(2e-4,
+    beta_1=0.5), the DCGAN setting kmgan's MAD-GAN recipes use.
     """
 
     log_names = ("d_loss", "g_loss")
@@ -133,31 +223,43 @@ class MADGAN(MultiGeneratorGame):
         d_steps=1,
         samples_per_generator=None,
         same_noise=False,
+        similarity=0.0,
+        margin=1.0,
         seed=None,
         name="madgan",
+        **hooks,
     ):
+        similarity, margin = float(similarity), float(margin)
+        names = MADGAN.log_names + (("g_sim",) if similarity else ())
         super().__init__(generator, samples_per_generator=samples_per_generator,
-                         same_noise=same_noise, seed=seed, name=name)
+                         same_noise=same_noise, d_steps=d_steps, log_names=names, seed=seed,
+                         name=name, **hooks)
+        if similarity < 0 or margin < 0:
+            raise ValueError(
+                f"similarity and margin must be >= 0; got {similarity} and {margin}."
+            )
+        if similarity and self.num_generators < 2:
+            raise ValueError("MAD-GAN-Sim (similarity > 0) needs K >= 2 generators.")
         if loss not in GENERATOR_LOSSES:
             raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {loss!r}.")
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         _check_discriminator(discriminator, self.data_shape, self.num_generators)
         self.discriminator = discriminator
         self.generator_objective = loss
-        self.d_steps = int(d_steps)
+        self.similarity = similarity
+        self.margin = margin
+        if similarity:
+            # Shares D's layers; kept out of Keras' tracking so D's variables
+            # are not listed twice in the game's state.
+            object.__setattr__(self, "_d_features", penultimate_features(discriminator))
 
     def game_config(self):
         return {
             "loss": self.generator_objective,
-            "d_steps": self.d_steps,
             "samples_per_generator": self.samples_per_generator,
             "same_noise": self.same_noise,
+            "similarity": self.similarity,
+            "margin": self.margin,
         }
-
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
-        """Args: one optimizer per player; kwargs as `GameModel.compile`."""
-        super().compile({"discriminator": d_optimizer, "generator": g_optimizer}, **kwargs)
 
     def player_variables(self):
         return {
@@ -178,21 +280,40 @@ class MADGAN(MultiGeneratorGame):
                 "discriminator",
                 lambda: discriminator_loss(
                     D(real, training=True), D(fake, training=True), assignment
-                ),
+                )
+                + self.gp_weight * self.penalty(self._real_critic, real, fake),
             )
 
-        z = self.block_noise(per_gen)
+        if self.similarity:  # the competing term compares G_i(z) with G_j(z)
+            z = ops.tile(self.sample_z(per_gen), (self.num_generators, 1))
+        else:
+            z = self.block_noise(per_gen)
 
         def g_loss_fn():
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
-            return generator_loss(D(fake, training=True), assignment, self.generator_objective)
+            if not self.similarity:
+                return self.guide(generator_loss(D(fake, training=True), assignment,
+                                                 self.generator_objective), fake, real)
+            logits, features = self._d_features(fake, training=True)
+            adv = generator_loss(logits, assignment, self.generator_objective)
+            real_prob = ops.softmax(ops.cast(logits, "float32"), axis=-1)[:, self.num_generators]
+            sim = similarity_loss(real_prob, features, self.num_generators, self.margin)
+            return self.guide(adv + self.similarity * sim, fake, real), sim
 
-        g_loss = self.minimize("generator", g_loss_fn)
-        return {"d_loss": d_loss, "g_loss": g_loss}
+        if not self.similarity:
+            return {"d_loss": d_loss, "g_loss": self.minimize("generator", g_loss_fn)}
+        g_loss, g_sim = self.minimize("generator", g_loss_fn)
+        return {"d_loss": d_loss, "g_loss": g_loss, "g_sim": g_sim}
 
     def real_probability(self, x):
         logits = self.discriminator(x, training=False)
         return ops.softmax(logits, axis=-1)[:, self.num_generators]
+
+    def _real_critic(self, x, training=False):
+        # D's real-vs-fake log-odds log D_K / (1 - D_K): the penalty's critic.
+        logits = ops.cast(self.discriminator(x, training=training), "float32")
+        k = self.num_generators
+        return logits[:, k] - ops.logsumexp(logits[:, :k], axis=-1)
 
     def attribute(self, x):
         """D's (K+1)-way softmax on a batch: P(G_0), ..., P(G_{K-1}), P(real)."""

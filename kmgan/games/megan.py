@@ -46,8 +46,7 @@ from keras import layers
 from keras import ops
 
 from kmgan import losses
-from kmgan.engine import GameModel
-from kmgan.engine import clone_optimizer
+from kmgan.games.base import adam
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import real_data
 from kmgan.games.gumbel import gumbel_noise
@@ -56,9 +55,9 @@ from kmgan.games.gumbel import megan_temperature
 from kmgan.games.gumbel import straight_through_gumbel_softmax
 from kmgan.games.multi import SAMPLER_INDEX
 from kmgan.games.multi import MultiGeneratorGame
+from kmgan.layers.choice import GumbelChoice
+from kmgan.layers.choice import SelectGenerator
 from kmgan.nets.megan import megan_gate
-from kmgan.nets.multi import GumbelChoice
-from kmgan.nets.multi import SelectGenerator
 
 
 @keras.saving.register_keras_serializable(package="kmgan")
@@ -75,17 +74,25 @@ class MEGAN(MultiGeneratorGame):
         lam: lambda, the weight of the load-balancing loss (100).
         loss: adversarial loss (name in `kmgan.losses.LOSSES`): the DCGAN
             loss "non_saturating" (default) or "wasserstein" for WGAN-GP.
-        gradient_penalty: weight of the WGAN-GP penalty; None gives 10 with
-            the Wasserstein loss and 0 otherwise.
         label_smoothing: one-sided smoothing of D's real target.
         d_steps: discriminator steps per round (WGAN-GP uses 5).
         initial_temperature, temperature_decay, min_temperature: the
             schedule tau = max(initial * exp(-decay * iteration), min).
         seed: seed of the game's noise.
         name: model name.
+        **hooks: the shared hooks (`kmgan.games.hooks`): `gp_weight`, the
+            WGAN-GP weight (None: 10 with the Wasserstein loss, else 0;
+            `gradient_penalty=` is its deprecated alias), `evaluator`,
+            `score_weight`, `score_cap`.
+
+    `compile()` without optimizers gives every player Adam(2e-4, beta_1=0.5)
+    (beta_2 = 0.9 with the Wasserstein loss, WGAN-GP's); the gate's
+    optimizer defaults to a clone of the generators' when that is given.
     """
 
     network_args = ("experts", "discriminator", "gate")
+    optimizer_roles = ("discriminator", "generator", "gate")
+    tied_optimizers = {"gate": "generator"}
 
     def __init__(
         self,
@@ -94,7 +101,6 @@ class MEGAN(MultiGeneratorGame):
         gate=None,
         lam=100.0,
         loss="non_saturating",
-        gradient_penalty=None,
         label_smoothing=0.0,
         d_steps=1,
         initial_temperature=0.5,
@@ -102,21 +108,14 @@ class MEGAN(MultiGeneratorGame):
         min_temperature=1e-3,
         seed=None,
         name="megan",
+        **hooks,
     ):
         experts = _as_experts_model(experts)
         n = int(experts.outputs[0].shape[1])
         log_names = ["d_loss", "g_loss", "lb_loss", "temperature"]
         log_names += [f"usage_{i}" for i in range(n)]
-        GameModel.__init__(self, log_names=log_names, seed=seed, name=name)
-        self.experts = experts
-        self.generator = None
-        self.generators = None
-        self.samples_per_generator = None
-        self.same_noise = False
-        self.num_generators = n
-        self.latent_dim = int(experts.inputs[0].shape[-1])
-        self._data_shape = tuple(experts.outputs[0].shape[2:])
-        self.feature_dim = int(experts.outputs[1].shape[-1])
+        super().__init__(experts, d_steps=d_steps, log_names=log_names, seed=seed, name=name,
+                         **hooks)
         if gate is None:
             gate = megan_gate(n, self.latent_dim, self.feature_dim,
                               seed=None if seed is None else seed + 1)
@@ -126,14 +125,8 @@ class MEGAN(MultiGeneratorGame):
         self.discriminator = discriminator
         if lam < 0:
             raise ValueError(f"lam must be >= 0, got {lam}.")
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         self.lam = float(lam)
         self.loss = losses.get(loss, label_smoothing)
-        if gradient_penalty is None:
-            gradient_penalty = 10.0 if self.loss.name == "wasserstein" else 0.0
-        self.gradient_penalty = float(gradient_penalty)
-        self.d_steps = int(d_steps)
         self.initial_temperature = float(initial_temperature)
         self.temperature_decay = float(temperature_decay)
         self.min_temperature = float(min_temperature)
@@ -144,23 +137,25 @@ class MEGAN(MultiGeneratorGame):
         return {
             "lam": self.lam,
             "loss": self.loss.name,
-            "gradient_penalty": self.gradient_penalty,
             "label_smoothing": self.loss.label_smoothing,
-            "d_steps": self.d_steps,
             "initial_temperature": self.initial_temperature,
             "temperature_decay": self.temperature_decay,
             "min_temperature": self.min_temperature,
         }
 
-    def compile(self, d_optimizer, g_optimizer, gate_optimizer=None, **kwargs):
-        """Args: optimizers of D, the experts, and the gate (default: a clone
-        of `g_optimizer`); kwargs as `GameModel.compile`."""
-        if gate_optimizer is None:
-            gate_optimizer = clone_optimizer(g_optimizer)
-        super().compile(
-            {"discriminator": d_optimizer, "generator": g_optimizer, "gate": gate_optimizer},
-            **kwargs,
-        )
+    def _set_generator(self, experts):
+        # The n experts in one model z -> [samples (n, ...), features (n, k)].
+        self.experts = experts
+        self.generator = None
+        self.generators = None
+        self.num_generators = int(experts.outputs[0].shape[1])
+        self.latent_dim = int(experts.inputs[0].shape[-1])
+        self._data_shape = tuple(experts.outputs[0].shape[2:])
+        self.feature_dim = int(experts.outputs[1].shape[-1])
+
+    def default_optimizers(self):
+        beta_2 = 0.9 if self.loss.name == "wasserstein" else 0.999
+        return {role: adam(2e-4, beta_1=0.5, beta_2=beta_2) for role in self.optimizer_roles}
 
     def player_variables(self):
         return {
@@ -179,39 +174,57 @@ class MEGAN(MultiGeneratorGame):
             self.temperature_decay, self.min_temperature,
         )
 
-    def mixture(self, z, noise, temperature, training=False, balance=False):
+    def mixture(self, z, noise, temperature, training=False):
         """FI = sum_j g_j o_j for a batch z.
+
+        The gate reads the experts' features through a stop-gradient: an
+        expert's weights get gradient only from its own image, where the
+        gate selected it (see the module docstring).
 
         Args:
             z: (batch, latent_dim).
             noise: (batch, n) Gumbel noise of the STGS.
             temperature: tau.
             training: training flag of the experts and the gate.
-            balance: also return the assignments for L_LB, computed by the
-                gate on stop-gradient features (so that L_LB trains the gate
-                but not the experts).
 
         Returns:
-            `(fake, assignment)` or, with `balance`, `(fake, assignment,
-            balance_assignment)`; assignments are (batch, n) one-hot.
+            `(fake, assignment)`: the (batch, ...) fake images and the
+            (batch, n) straight-through one-hot assignments g.
         """
         samples, features = self.experts(z, training=training)
-        if balance:
-            both = self.gate(
-                [ops.concatenate([z, z], axis=0),
-                 ops.concatenate([features, ops.stop_gradient(features)], axis=0)],
-                training=training,
-            )
-            batch = ops.shape(z)[0]
-            logits, balance_logits = both[:batch], both[batch:]
-        else:
-            logits = self.gate([z, features], training=training)
+        logits = self.gate([z, ops.stop_gradient(features)], training=training)
+        return self.select(samples, logits, noise, temperature)
+
+    def select(self, samples, logits, noise, temperature):
+        """STGS assignments g from the gate's logits and FI = sum_j g_j o_j.
+
+        Args:
+            samples: (batch, n, ...) every expert's output o_j.
+            logits: (batch, n) the gate's logits l.
+            noise: (batch, n) Gumbel noise.
+            temperature: tau.
+
+        Returns:
+            `(fake, assignment)` as `mixture`.
+        """
         g = straight_through_gumbel_softmax(logits, temperature, noise)
         shape = (-1, self.num_generators) + (1,) * len(self.data_shape)
-        fake = ops.sum(samples * ops.reshape(g, shape), axis=1)
-        if not balance:
-            return fake, g
-        return fake, g, straight_through_gumbel_softmax(balance_logits, temperature, noise)
+        return ops.sum(samples * ops.reshape(ops.cast(g, samples.dtype), shape), axis=1), g
+
+    def generator_objective(self, fake, assignment, training=False):
+        """The experts' and the gate's losses for a round's fakes.
+
+        Args:
+            fake: FI, (batch, ...).
+            assignment: the (batch, n) STGS assignments that made it.
+            training: D's training flag.
+
+        Returns:
+            `(adv, lb)`: L_adv^G(D(FI)) and L_LB (eq. 9) of the assignments;
+            the move descends adv + lam * lb.
+        """
+        adv = self.loss.generator(self.discriminator(fake, training=training))
+        return adv, load_balancing_loss(assignment)
 
     def play(self, data):
         real = real_data(data)
@@ -227,19 +240,14 @@ class MEGAN(MultiGeneratorGame):
 
             def d_loss_fn():
                 loss = self.loss.discriminator(D(real, training=True), D(fake, training=True))
-                if self.gradient_penalty > 0:
-                    loss = loss + self.gradient_penalty * losses.gradient_penalty(
-                        D, real, fake, self.seed_generator
-                    )
-                return loss
+                return loss + self.gp_weight * self.penalty(D, real, fake)
 
             d_loss = self.minimize("discriminator", d_loss_fn)
 
         def g_loss_fn():
-            fake, g, g_balance = self.mixture(z, noise, tau, training=True, balance=True)
-            adv = self.loss.generator(D(fake, training=True))
-            lb = load_balancing_loss(g_balance)
-            return adv + self.lam * lb, (adv, lb, ops.mean(g, axis=0))
+            fake, g = self.mixture(z, noise, tau, training=True)
+            adv, lb = self.generator_objective(fake, g, training=True)
+            return self.guide(adv + self.lam * lb, fake, real), (adv, lb, ops.mean(g, axis=0))
 
         _, (g_loss, lb_loss, usage) = self.minimize(["generator", "gate"], g_loss_fn)
         logs = {"d_loss": d_loss, "g_loss": g_loss, "lb_loss": lb_loss, "temperature": tau}

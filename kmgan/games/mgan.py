@@ -57,7 +57,6 @@ import numpy as np
 from keras import ops
 
 from kmgan import losses
-from kmgan.engine import clone_optimizer
 from kmgan.games.base import real_data
 from kmgan.games.multi import MultiGeneratorGame
 from kmgan.games.multi import per_generator_mean
@@ -178,10 +177,18 @@ class MGAN(MultiGeneratorGame):
             layer producing the second output.
         seed: seed of the game's noise.
         name: model name.
+        **hooks: the shared hooks (`kmgan.games.hooks`): `evaluator`,
+            `score_weight`, `score_cap`, `gp_weight` (on D's head).
+
+    `compile()` without optimizers gives every player the paper's Adam(2e-4,
+    beta_1=0.5); `c_optimizer` defaults to a clone of `d_optimizer` when
+    that is given (D and C train together).
     """
 
     log_names = ("d_loss", "c_loss", "g_loss")
     network_args = ("generator", "discriminator")
+    optimizer_roles = ("discriminator", "generator", "classifier")
+    tied_optimizers = {"classifier": "discriminator"}
 
     def __init__(
         self,
@@ -198,15 +205,15 @@ class MGAN(MultiGeneratorGame):
         classifier_layer="classifier",
         seed=None,
         name="mgan",
+        **hooks,
     ):
         super().__init__(generator, samples_per_generator=samples_per_generator,
-                         same_noise=same_noise, seed=seed, name=name)
+                         same_noise=same_noise, d_steps=d_steps, seed=seed, name=name,
+                         **hooks)
         if variant not in MGAN_VARIANTS:
             raise ValueError(f"variant must be one of {MGAN_VARIANTS}, got {variant!r}.")
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}.")
-        if int(d_steps) < 1:
-            raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
         self.variant = variant
         self.num_classifier_outputs = classifier_outputs(self.num_generators, variant)
         _check_discriminator(discriminator, self.data_shape, self.num_classifier_outputs)
@@ -215,7 +222,6 @@ class MGAN(MultiGeneratorGame):
         self.beta = float(beta)
         self.classifier_weight = None if classifier_weight is None else float(classifier_weight)
         self.loss = losses.get(loss, label_smoothing)
-        self.d_steps = int(d_steps)
 
     def game_config(self):
         return {
@@ -223,24 +229,11 @@ class MGAN(MultiGeneratorGame):
             "variant": self.variant,
             "loss": self.loss.name,
             "label_smoothing": self.loss.label_smoothing,
-            "d_steps": self.d_steps,
             "samples_per_generator": self.samples_per_generator,
             "same_noise": self.same_noise,
             "classifier_weight": self.classifier_weight,
             "classifier_layer": self.classifier_head.name,
         }
-
-    def compile(self, d_optimizer, g_optimizer, c_optimizer=None, **kwargs):
-        """Args: optimizers of D (trunk and D head), the generators, and C's
-        head (default: a clone of `d_optimizer`, as D and C train together);
-        kwargs as `GameModel.compile`."""
-        if c_optimizer is None:
-            c_optimizer = clone_optimizer(d_optimizer)
-        super().compile(
-            {"discriminator": d_optimizer, "classifier": c_optimizer,
-             "generator": g_optimizer},
-            **kwargs,
-        )
 
     def player_variables(self):
         head = {id(v) for v in self.classifier_head.trainable_variables}
@@ -257,6 +250,9 @@ class MGAN(MultiGeneratorGame):
         D = self.discriminator
         c_weight = self.beta if self.classifier_weight is None else self.classifier_weight
 
+        def d_head(x, training=False):
+            return D(x, training=training)[0]
+
         for _ in range(self.d_steps):
             z = self.block_noise(per_gen)
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
@@ -268,6 +264,7 @@ class MGAN(MultiGeneratorGame):
                 terms = mgan_losses(d_real, d_fake, c_fake, assignment, self.beta,
                                     self.variant, self.loss)
                 d_loss, c_loss = terms["d_loss"], terms["c_loss"]
+                d_loss = d_loss + self.gp_weight * self.penalty(d_head, real, fake)
                 return d_loss + c_weight * c_loss, (d_loss, c_loss)
 
             _, (d_loss, c_loss) = self.minimize(["discriminator", "classifier"], d_and_c_loss)
@@ -278,7 +275,7 @@ class MGAN(MultiGeneratorGame):
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
             d_fake, c_fake = D(fake, training=True)
             c_loss = classifier_loss(c_fake, assignment, self.variant)
-            return self.loss.generator(d_fake) + self.beta * c_loss
+            return self.guide(self.loss.generator(d_fake) + self.beta * c_loss, fake, real)
 
         g_loss = self.minimize("generator", generator_loss)
         return {"d_loss": d_loss, "c_loss": c_loss, "g_loss": g_loss}

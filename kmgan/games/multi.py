@@ -14,7 +14,8 @@ G_k (`samples_per_generator` examples each, by default ceil(batch / K)),
 so the mixture is exactly uniform over generators and each generator's
 expectation E_{x ~ p_Gk} is the mean over its block.
 
-`export_sampler()` returns one `.keras`-ready model with inputs
+`export_sampler()` returns one `.keras`-ready model (a
+`kmgan.samplers.Sampler`, the protocol every game's sampler follows) with inputs
 `[z (latent_dim,), generator () int32, optional]`: an index in [0, K)
 draws from that expert, -1 (or `None` for the whole batch) from the
 mixture as the game samples it (uniform here; gated for MEGAN):
@@ -31,18 +32,26 @@ import numpy as np
 from keras import layers
 from keras import ops
 
-from kmgan.engine import GameModel
-from kmgan.games.base import GeneratorGame
-from kmgan.nets.multi import GumbelChoice
-from kmgan.nets.multi import SelectGenerator
-from kmgan.nets.multi import UniformChoice
+from kmgan import samplers
+from kmgan.games.base import AdversarialGame
+from kmgan.layers.choice import SelectGenerator
+from kmgan.layers.choice import UniformChoice
+from kmgan.samplers import SAMPLER_INDEX
+from kmgan.samplers import expert_grid
+from kmgan.samplers import num_generators as sampler_num_generators
 
-SAMPLER_INDEX = "generator"
+__all__ = [
+    "SAMPLER_INDEX",
+    "MultiGeneratorGame",
+    "expert_grid",
+    "per_generator_mean",
+    "sampler_num_generators",
+]
 
 
-class MultiGeneratorGame(GameModel):
-    """Base class of games with K generators (MGAN, MAD-GAN; MEGAN overrides
-    the generator side).
+class MultiGeneratorGame(AdversarialGame):
+    """Base class of games with K generators (MGAN, MAD-GAN; MEGAN sets its
+    experts in its own `_set_generator`).
 
     Args:
         generator: a batched multi-generator `keras.Model` `[z, one-hot] ->
@@ -52,12 +61,24 @@ class MultiGeneratorGame(GameModel):
         same_noise: feed every generator the same z in a round (block k of
             the noise is block 0), as the MGAN authors' code does
             (`same_input=True`); the default draws fresh z per block.
-        log_names, seed, name: see `GameModel`.
+        d_steps, log_names, seed, name, **hooks: see
+            `kmgan.games.base.AdversarialGame`.
     """
 
     def __init__(self, generator, samples_per_generator=None, same_noise=False,
-                 log_names=None, seed=None, name=None):
-        super().__init__(log_names=log_names, seed=seed, name=name)
+                 d_steps=1, log_names=None, seed=None, name=None, **hooks):
+        super().__init__(generator, d_steps=d_steps, log_names=log_names, seed=seed,
+                         name=name, **hooks)
+        if samples_per_generator is not None and int(samples_per_generator) < 1:
+            raise ValueError(
+                f"samples_per_generator must be >= 1, got {samples_per_generator}."
+            )
+        self.samples_per_generator = (
+            None if samples_per_generator is None else int(samples_per_generator)
+        )
+        self.same_noise = bool(same_noise)
+
+    def _set_generator(self, generator):
         if isinstance(generator, (list, tuple)):
             generators = list(generator)
             if not generators:
@@ -85,31 +106,19 @@ class MultiGeneratorGame(GameModel):
             self.num_generators = int(generator.inputs[1].shape[-1])
             self.latent_dim = int(generator.inputs[0].shape[-1])
             self._data_shape = tuple(generator.outputs[0].shape[1:])
-        if samples_per_generator is not None and int(samples_per_generator) < 1:
-            raise ValueError(
-                f"samples_per_generator must be >= 1, got {samples_per_generator}."
-            )
-        self.samples_per_generator = (
-            None if samples_per_generator is None else int(samples_per_generator)
-        )
-        self.same_noise = bool(same_noise)
 
     # ---------------------------------------------------------------- saving
     # A whole game saves to `.keras` like GAN and GMAN: its networks are
-    # serialized inside its config (see `GeneratorGame.get_config`).
+    # serialized inside its config (see `AdversarialGame.get_config`).
     network_args = ("generator",)
 
     def get_config(self):
-        config = GeneratorGame.get_config(self)
+        config = super().get_config()
         if getattr(self, "generators", None) is not None:
             config["generator"] = [
                 keras.saving.serialize_keras_object(g) for g in self.generators
             ]
         return config
-
-    from_config = classmethod(GeneratorGame.from_config.__func__)
-    game_config = GeneratorGame.game_config
-    get_compile_config = GeneratorGame.get_compile_config
 
     # --------------------------------------------------------------- players
     @property
@@ -169,16 +178,17 @@ class MultiGeneratorGame(GameModel):
 
     # ---------------------------------------------------------------- sampler
     def export_sampler(self):
-        """The game's sampler: one `keras.Model` for `.keras` files.
+        """The game's sampler: one `kmgan.samplers.Sampler` for `.keras` files.
 
         Inputs `[z (latent_dim,), generator () int32, optional]`; index in
         [0, K) samples that expert, -1 (or None for the batch) the mixture
         (uniform over generators). Output: samples of `data_shape`. The sampler
-        shares the game's generator layers (it is built once and cached).
+        shares the game's generator layers (it is built once and cached) and
+        stores its kind, `"multi"`.
         """
         sampler = self.__dict__.get("_sampler_cache")
         if sampler is None:
-            sampler = self._build_sampler()
+            sampler = samplers.as_sampler(self._build_sampler(), "multi")
             # Kept out of Keras' tracking: the sampler's own state (its
             # choice noise) must not join the game's training state.
             object.__setattr__(self, "_sampler_cache", sampler)
@@ -269,49 +279,6 @@ class MultiGeneratorGame(GameModel):
         stacked = ops.stack([g(z, training=training) for g in self.generators], axis=-1)
         return ops.sum(stacked * ops.reshape(onehot, (-1,) + (1,) * len(self.data_shape)
                                              + (self.num_generators,)), axis=-1)
-
-    discriminate = GeneratorGame.discriminate
-
-    def real_probability(self, x):
-        """Backend tensor of P(real | x) for a batch (inference mode)."""
-        raise NotImplementedError
-
-
-def sampler_num_generators(sampler):
-    """K of a sampler exported by a multi-generator game (or loaded back)."""
-    for layer in sampler.layers:
-        if isinstance(layer, (UniformChoice, GumbelChoice)):
-            return int(layer.num_generators)
-    raise ValueError(f"{sampler.name} is not a multi-generator sampler.")
-
-
-def expert_grid(sampler, num_per_generator=8, seed=0, latent_dim=None, batch_size=256):
-    """One row per generator from a (loaded) sampler, for `kmgan sample`.
-
-    Args:
-        sampler: a model from `export_sampler()` (or `load_model` of one),
-            or a multi-generator game.
-        num_per_generator: columns of the grid.
-        seed: seed of z (the same z in every row).
-        latent_dim: read from the sampler when None.
-        batch_size: inference batch size.
-
-    Returns:
-        `(samples, K)`: samples of shape (K * num_per_generator, ...) in
-        row-major order (row k = expert k), ready for
-        `kmgan.callbacks.save_image_grid(samples, path, rows=K)`.
-    """
-    if isinstance(sampler, MultiGeneratorGame):
-        per = sampler.sample_per_generator(num_per_generator, seed=seed, batch_size=batch_size)
-        return per.reshape((-1,) + per.shape[2:]), sampler.num_generators
-    k = sampler_num_generators(sampler)
-    if latent_dim is None:
-        latent_dim = int(sampler.inputs[0].shape[-1])
-    z = np.random.default_rng(seed).standard_normal((num_per_generator, latent_dim))
-    z = np.tile(z.astype("float32"), (k, 1))
-    index = np.repeat(np.arange(k, dtype="int32"), num_per_generator)
-    out = sampler.predict([z, index], batch_size=batch_size, verbose=0)
-    return out, k
 
 
 def per_generator_mean(values, assignment):

@@ -10,6 +10,17 @@ from kmgan.metrics.inception import fid
 from kmgan.metrics.inception import frechet_distance
 from kmgan.metrics.inception import inception_score
 from kmgan.metrics.inception import real_statistics
+from kmgan.metrics.inception_2015 import Inception2015Features
+from kmgan.metrics.inception_2015 import inception_2015
+from kmgan.metrics.domain import DomainClassifier
+from kmgan.metrics.domain import classification_accuracy_score
+from kmgan.metrics.domain import domain_classifier
+from kmgan.metrics.features import extract_features
+from kmgan.metrics.features import real_features
+from kmgan.metrics.kid import kid
+from kmgan.metrics.prdc import density_coverage
+from kmgan.metrics.prdc import precision_recall
+from kmgan.metrics.scores import evaluate
 from kmgan.metrics.ssim import ms_ssim
 from kmgan.metrics.ssim import ms_ssim_diversity
 from kmgan.metrics.specialization import specialization_report

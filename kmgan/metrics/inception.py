@@ -229,7 +229,18 @@ class InceptionFeatures:
             names: ``"imagenet"`` (also for a local copy of the official
             file, recognised by its MD5), ``"random"``, or
             ``"<file stem>-<md5 prefix>"``.
+        feature_dim: 2048, the size of the pool3 features.
+        comparable_to_papers: ``False``: these ImageNet weights are not the
+            2015 graph of published FIDs (use
+            :func:`kmgan.metrics.inception_2015` for those).
+        has_classifier: ``True``: it also gives class probabilities (IS).
+        name: a human-readable name.
     """
+
+    feature_dim = POOL_DIM
+    comparable_to_papers = False
+    has_classifier = True
+    name = "keras.applications InceptionV3"
 
     def __init__(self, weights="imagenet", batch_size=50, input_size=DEFAULT_INPUT_SIZE):
         input_size = int(input_size)
@@ -685,6 +696,17 @@ def fid(
 # ---------------------------------------------------------------------------
 
 
+def _require_probs(probs, features):
+    """Returns ``probs``; raises when the extractor gives none (``has_classifier`` False)."""
+    if probs is None or getattr(features, "has_classifier", True) is False:
+        raise ValueError(
+            f"The feature extractor {getattr(features, 'name', type(features).__name__)} gives "
+            "no class probabilities: the 2015 FID network has no classifier head; IS needs "
+            "an ImageNet classifier (InceptionFeatures with weights='imagenet' or a local .h5)."
+        )
+    return probs
+
+
 def inception_score_from_probs(probs, num_splits=10):
     """Inception Score of precomputed class probabilities (Salimans et al. 2016).
 
@@ -739,9 +761,9 @@ def inception_score(
     Returns:
         ``(mean, std)`` over the splits.
     """
-    probs = [
-        prob for _, prob in _iter_outputs(images_or_batches, features, num_samples, batch_size, value_range)
-    ]
+    _require_probs((), features)  # before any forward pass
+    outputs = _iter_outputs(images_or_batches, features, num_samples, batch_size, value_range)
+    probs = [_require_probs(prob, features) for _, prob in outputs]
     if not probs:
         raise ValueError("No images were given.")
     return inception_score_from_probs(np.concatenate(probs), num_splits)
@@ -768,11 +790,12 @@ def inception_metrics(
         dict with ``"inception_score"``, ``"inception_score_std"`` and, when
         ``real_stats`` is given, ``"fid"``.
     """
+    _require_probs((), features)  # before any forward pass
     stats = RunningStatistics()
     probs = []
     for pool, prob in _iter_outputs(images_or_batches, features, num_samples, batch_size, value_range):
         stats.update(pool)
-        probs.append(prob)
+        probs.append(_require_probs(prob, features))
     if not probs:
         raise ValueError("No images were given.")
     mean, std = inception_score_from_probs(np.concatenate(probs), num_splits)
@@ -800,19 +823,26 @@ def real_statistics_path(dataset_name, split, features=None, cache_dir=DEFAULT_C
     Args:
         dataset_name: e.g. ``"cifar10"``.
         split: e.g. ``"train"``.
-        features: the extractor (its ``weights_tag`` and ``input_size`` enter
-            the key); ``None`` means ImageNet weights at 299 px.
+        features: the extractor (its ``weights_tag``, ``input_size`` and,
+            when it has one, ``preprocessing_tag`` (e.g. the resize mode of
+            :class:`~kmgan.metrics.inception_2015.Inception2015Features`)
+            enter the key); ``None`` means ImageNet weights at 299 px.
         cache_dir: folder of the cache (``~`` is expanded).
 
     Returns:
-        Path ``{cache_dir}/{dataset}_{split}_{weights-tag}_{input_size}.npz``.
+        Path ``{cache_dir}/{dataset}_{split}_{weights-tag}_{input_size}.npz``,
+        with ``_{preprocessing_tag}`` before ``.npz`` when the extractor has one.
     """
     if features is None:
         tag, size = "imagenet", DEFAULT_INPUT_SIZE
     else:
         tag = getattr(features, "weights_tag", "custom")
         size = getattr(features, "input_size", "na")
-    name = "_".join(_sanitize(s) for s in (dataset_name, split, tag, size)) + ".npz"
+    parts = [dataset_name, split, tag, size]
+    preprocessing = getattr(features, "preprocessing_tag", None)
+    if preprocessing:
+        parts.append(preprocessing)
+    name = "_".join(_sanitize(s) for s in parts) + ".npz"
     return os.path.join(os.path.expanduser(os.fspath(cache_dir)), name)
 
 

@@ -11,15 +11,17 @@ KL(p || U) = sum_m p_m log(1000 p_m) (0 for a perfectly balanced
 generator, log 1000 = 6.9 for one that makes a single mode).
 
 Images are in [-1, 1] (the games' tanh range), and the classifier takes
-(N, 28, 28, 1) images in [-1, 1]; `train_mnist_classifier` trains one
-(the recipe step; it reaches about 97% test accuracy on the 5,000-digit
-offline subset in a few epochs, 99% on full MNIST).
+(N, 28, 28, 1) images in [-1, 1]: `kmgan.metrics.domain_classifier("mnist")`
+(trained once and cached; the one classifier mechanism of kmgan.metrics), or
+a model from `train_mnist_classifier` (the same network and training; it
+reaches about 97% test accuracy on the 5,000-digit offline subset in a few
+epochs, 99% on full MNIST).
 """
 
 import keras
 import numpy as np
-from keras import layers
 
+from kmgan.metrics import domain
 from kmgan.metrics.mode_coverage import kl_to_uniform
 
 NUM_MODES = 1000
@@ -86,26 +88,22 @@ def stacked_mnist_dataset(images, num_samples=PROTOCOL_SAMPLES * 2, batch_size=6
 def mnist_classifier(name="mnist_classifier", seed=None):
     """A small CNN for 28x28x1 digits in [-1, 1] -> 10 logits.
 
+    The domain classifier's network,
+    `kmgan.metrics.domain.classifier_network((28, 28, 1), 10)`:
     Conv(32, 3) - ReLU - MaxPool - Conv(64, 3) - ReLU - MaxPool - Dense(128)
     - Dropout(0.3) - Dense(10).
     """
-    init = keras.initializers.GlorotUniform
-    s = (lambda i: None) if seed is None else (lambda i: seed + i)
-    inp = keras.Input((28, 28, 1), name="image")
-    x = layers.Conv2D(32, 3, activation="relu", kernel_initializer=init(s(0)))(inp)
-    x = layers.MaxPooling2D()(x)
-    x = layers.Conv2D(64, 3, activation="relu", kernel_initializer=init(s(1)))(x)
-    x = layers.MaxPooling2D()(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(128, activation="relu", kernel_initializer=init(s(2)))(x)
-    x = layers.Dropout(0.3, seed=s(3))(x)
-    logits = layers.Dense(10, kernel_initializer=init(s(4)), name="logits")(x)
-    return keras.Model(inp, logits, name=name)
+    return domain.classifier_network((28, 28, 1), 10, seed=seed, name=name)
 
 
 def train_mnist_classifier(images, labels, epochs=5, batch_size=128, validation=None,
                            seed=0, verbose=0, model=None):
     """Trains `mnist_classifier` on MNIST digits (the recipe step).
+
+    The training of `kmgan.metrics.domain.train_classifier`; for a
+    classifier trained once per dataset and cached, use
+    `kmgan.metrics.domain_classifier("mnist.npz")`, which `label_stacked`
+    and `stacked_mnist_coverage` take as well.
 
     Args:
         images, labels: training digits (uint8 or float) and labels.
@@ -123,13 +121,8 @@ def train_mnist_classifier(images, labels, epochs=5, batch_size=128, validation=
     """
     if model is None:
         model = mnist_classifier(seed=seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    model.fit(to_unit_range(images), np.asarray(labels).astype("int32"), epochs=epochs,
-              batch_size=batch_size, verbose=verbose, shuffle=True)
+    domain.train_classifier(to_unit_range(images), labels, model=model, epochs=epochs,
+                            batch_size=batch_size, verbose=verbose)
     accuracy = None
     if validation is not None:
         predicted = predict_digits(validation[0], model)
@@ -139,9 +132,11 @@ def train_mnist_classifier(images, labels, epochs=5, batch_size=128, validation=
 
 def predict_digits(images, classifier, batch_size=1000):
     """argmax of `classifier` on (N, 28, 28[, 1]) digits in [-1, 1] (or
-    uint8). `classifier` is a Keras model or any callable returning (N, 10)
-    scores."""
+    uint8). `classifier` is a `kmgan.metrics.DomainClassifier`, a Keras
+    model or any callable returning (N, 10) scores."""
     x = to_unit_range(images)
+    if isinstance(classifier, domain.DomainClassifier):
+        return classifier.predict(x)
     if isinstance(classifier, keras.Model):
         scores = classifier.predict(x, batch_size=batch_size, verbose=0)
     else:

@@ -27,13 +27,11 @@ from kmgan.nets.conv_fc import conv_fc_generator
 from kmgan.nets.dcgan import dcgan_discriminator
 from kmgan.nets.dcgan import dcgan_generator
 from kmgan.nets.dcgan import max_discriminator_depth
-from kmgan.nets.layers import image_shape_of
-from kmgan.nets.layers import latent_dim_of
-from kmgan.nets.mlp import mlp_discriminator
-from kmgan.nets.mlp import mlp_generator
 from kmgan.nets.megan import megan_experts
 from kmgan.nets.megan import megan_gate
 from kmgan.nets.megan import megan_mlp_experts
+from kmgan.nets.mlp import mlp_discriminator
+from kmgan.nets.mlp import mlp_generator
 from kmgan.nets.multi import madgan_discriminator
 from kmgan.nets.multi import madgan_generator
 from kmgan.nets.multi import madgan_mlp_discriminator
@@ -44,6 +42,8 @@ from kmgan.nets.multi import mgan_mlp_discriminator
 from kmgan.nets.multi import mgan_mlp_generator
 from kmgan.nets.multi import multi_dcgan_generator
 from kmgan.nets.multi import multi_mlp_generator
+from kmgan.nets.shapes import image_shape_of
+from kmgan.nets.shapes import latent_dim_of
 from kmgan.nets.sngan import sngan_classifier
 from kmgan.nets.sngan import sngan_discriminator
 from kmgan.nets.sngan import sngan_generator

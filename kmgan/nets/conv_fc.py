@@ -40,14 +40,14 @@ The discriminator returns raw logits of shape (batch, 1).
 import keras
 from keras import layers
 
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_dropout
-from kmgan.nets.layers import check_image_shape
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import check_units
-from kmgan.nets.layers import dcgan_batch_norm
-from kmgan.nets.layers import dcgan_kernel_init
-from kmgan.nets.layers import leaky_relu
+from kmgan.checks import check_dropout
+from kmgan.checks import check_positive_int
+from kmgan.checks import check_units
+from kmgan.nets.blocks import SeedStream
+from kmgan.nets.blocks import dcgan_batch_norm
+from kmgan.nets.blocks import dcgan_kernel_init
+from kmgan.nets.blocks import leaky_relu
+from kmgan.nets.shapes import check_image_shape
 
 #: Image sizes the conv+FC nets support (the report's 32x32, plus MNIST's 28).
 CONV_FC_SIZES = (28, 32)

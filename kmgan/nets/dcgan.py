@@ -31,14 +31,14 @@ import math
 import keras
 from keras import layers
 
-from kmgan.nets.layers import SUPPORTED_SPATIAL
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_dropout
-from kmgan.nets.layers import check_image_shape
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import dcgan_batch_norm
-from kmgan.nets.layers import dcgan_kernel_init
-from kmgan.nets.layers import leaky_relu
+from kmgan.checks import check_dropout
+from kmgan.checks import check_positive_int
+from kmgan.nets.blocks import SeedStream
+from kmgan.nets.blocks import dcgan_batch_norm
+from kmgan.nets.blocks import dcgan_kernel_init
+from kmgan.nets.blocks import leaky_relu
+from kmgan.nets.shapes import SUPPORTED_SPATIAL
+from kmgan.nets.shapes import check_image_shape
 
 #: Default number of stride-2 blocks of the discriminator, by image size
 #: (the mirror image of the generator's upsampling path).

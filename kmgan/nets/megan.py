@@ -21,15 +21,26 @@ The paper gives no hidden widths; we use 256 and 256.
 import keras
 from keras import layers
 
+from kmgan.checks import check_positive_int
+from kmgan.checks import check_units
+from kmgan.layers.dense_slices import GroupedDense
+from kmgan.layers.grouped_conv_transpose import CONV_TRANSPOSE_IMPLEMENTATIONS
+from kmgan.layers.grouped_conv_transpose import GroupedConv2DTranspose
+from kmgan.layers.stacked import StackedFlatten
+from kmgan.nets.blocks import SeedStream
+from kmgan.nets.blocks import dcgan_batch_norm
+from kmgan.nets.blocks import dcgan_kernel_init
 from kmgan.nets.dcgan import _n_upsamplings
-from kmgan.nets.layers import SUPPORTED_SPATIAL
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_image_shape
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import check_units
-from kmgan.nets.layers import dcgan_batch_norm
-from kmgan.nets.layers import dcgan_kernel_init
-from kmgan.nets.multi import GroupedDense
+from kmgan.nets.shapes import SUPPORTED_SPATIAL
+from kmgan.nets.shapes import check_image_shape
+
+__all__ = [
+    "CONV_TRANSPOSE_IMPLEMENTATIONS",
+    "GroupedConv2DTranspose",
+    "megan_experts",
+    "megan_gate",
+    "megan_mlp_experts",
+]
 
 
 def _stack(tensors, name):
@@ -50,6 +61,8 @@ def megan_experts(
     image_shape=(32, 32, 3),
     base_filters=64,
     kernel_size=4,
+    batched=True,
+    implementation="auto",
     name="megan_experts",
     seed=None,
 ):
@@ -59,12 +72,24 @@ def megan_experts(
     vector is the flattened ReLU output of its first transposed-convolution
     block. All n experts live in one model, called once per batch.
 
+    With `batched=True` (the default) every layer holds all n experts: one
+    `GroupedDense` projects z for the n experts, each transposed
+    convolution is one `GroupedConv2DTranspose` (the experts' feature maps
+    side by side on the channel axis, expert i owning channels
+    [i*c, (i+1)*c)), and one batch norm over the n*c channels is n
+    independent batch norms. The experts share no weight: this is the same
+    function as `batched=False`, which builds n separate chains of stock
+    layers (named `e{i}_...`), in a graph that does not grow with n.
+
     Args:
         num_generators: n.
         latent_dim: size of z (shared by all experts).
         image_shape: (28, 28, C), (32, 32, C) or (64, 64, C).
         base_filters: channels of each expert's last hidden block.
         kernel_size: transposed-convolution kernel size.
+        batched: all n experts in each layer (True) or n layer chains.
+        implementation: `GroupedConv2DTranspose` implementation of the
+            batched experts ("auto", "matmul" or "split").
         name: model name.
         seed: optional int seeding every initializer.
 
@@ -76,12 +101,22 @@ def megan_experts(
     image_shape = check_image_shape(image_shape)
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     base_filters = check_positive_int(base_filters, "base_filters")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    if implementation not in CONV_TRANSPOSE_IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation must be one of {CONV_TRANSPOSE_IMPLEMENTATIONS}, "
+            f"got {implementation!r}."
+        )
     seeds = SeedStream(seed)
     size, _, channels = image_shape
     start = SUPPORTED_SPATIAL[size]
     n_up = _n_upsamplings(size)
 
     z = keras.Input((latent_dim,), name="z")
+    if batched:
+        images, features = _batched_experts(
+            z, n, start, n_up, channels, base_filters, kernel_size, implementation, seeds)
+        return keras.Model(z, [images, features], name=name)
     images, features = [], []
     for e in range(n):
         filters = base_filters * 2 ** (n_up - 1)
@@ -114,6 +149,45 @@ def megan_experts(
     return keras.Model(
         z, [_stack(images, "images"), _stack(features, "features")], name=name
     )
+
+
+def _batched_experts(z, n, start, n_up, channels, base_filters, kernel_size,
+                     implementation, seeds):
+    """The n experts of `megan_experts` with every layer holding all n."""
+    filters = base_filters * 2 ** (n_up - 1)
+    units = start * start * filters
+    x = GroupedDense(n, units, use_bias=False, kernel_initializer=dcgan_kernel_init(seeds),
+                     name="project")(z)  # (batch, n, units)
+    x = layers.Reshape((n * units,), name="project_flat")(x)
+    x = dcgan_batch_norm(seeds, name="project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    x = layers.Reshape((n, start, start, filters), name="reshape")(x)
+    x = layers.Permute((2, 3, 1, 4), name="experts_to_channels")(x)
+    x = layers.Reshape((start, start, n * filters), name="stack_channels")(x)
+    feature = None
+    for i in range(1, n_up):
+        filters //= 2
+        x = GroupedConv2DTranspose(
+            n, filters, kernel_size, strides=2, padding="same", use_bias=False,
+            implementation=implementation, kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"up{i}",
+        )(x)
+        x = dcgan_batch_norm(seeds, name=f"up{i}_bn")(x)
+        x = layers.ReLU(name=f"up{i}_relu")(x)
+        if feature is None:
+            feature = x
+    if feature is None:  # no hidden transposed convolution: use the projection
+        feature = x
+    x = GroupedConv2DTranspose(
+        n, channels, kernel_size, strides=2, padding="same", activation="tanh",
+        implementation=implementation, kernel_initializer=dcgan_kernel_init(seeds),
+        name="image",
+    )(x)
+    size = start * 2 ** n_up
+    x = layers.Reshape((size, size, n, channels), name="image_groups")(x)
+    images = layers.Permute((3, 1, 2, 4), name="images")(x)
+    features = StackedFlatten(n, name="features")(feature)
+    return images, features
 
 
 def megan_mlp_experts(

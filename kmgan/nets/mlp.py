@@ -9,11 +9,11 @@ returns raw logits of shape (batch, 1).
 import keras
 from keras import layers
 
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_dropout
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import check_units
-from kmgan.nets.layers import leaky_relu
+from kmgan.checks import check_dropout
+from kmgan.checks import check_positive_int
+from kmgan.checks import check_units
+from kmgan.nets.blocks import SeedStream
+from kmgan.nets.blocks import leaky_relu
 
 
 def _glorot(seeds):

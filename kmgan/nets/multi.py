@@ -29,338 +29,63 @@ Discriminators:
 
 MEGAN's experts and gating network are in `kmgan.nets.megan`.
 
-The custom layers are registered with `keras.saving` (package "kmgan"), so
-every model here saves to `.keras` and reloads with `safe_mode=True` on
-TensorFlow and JAX once `kmgan` is imported.
+The custom layers (`MultiDense`, `SelectGenerator`, and the samplers'
+`UniformChoice` / `GumbelChoice`) are in `kmgan.layers`, registered with
+`keras.saving` (package "kmgan"), so every model here saves to `.keras` and
+reloads with `safe_mode=True` on TensorFlow and JAX once `kmgan` is
+imported; they are importable from here as before.
 """
 
 import keras
 from keras import layers
-from keras import ops
 
+from kmgan.checks import check_positive_int
+from kmgan.checks import check_units
+from kmgan.layers.choice import GumbelChoice
+from kmgan.layers.choice import SelectGenerator
+from kmgan.layers.choice import UniformChoice
+from kmgan.layers.dense_slices import GroupedDense
+from kmgan.layers.dense_slices import MultiDense
+from kmgan.layers.slices import stacked_initializer
+from kmgan.nets.blocks import BN_EPSILON
+from kmgan.nets.blocks import BN_MOMENTUM
+from kmgan.nets.blocks import SeedStream
+from kmgan.nets.blocks import dcgan_kernel_init
+from kmgan.nets.blocks import leaky_relu
 from kmgan.nets.dcgan import DEFAULT_D_DEPTH
 from kmgan.nets.dcgan import _n_upsamplings
 from kmgan.nets.dcgan import discriminator_blocks
-from kmgan.nets.layers import BN_EPSILON
-from kmgan.nets.layers import BN_MOMENTUM
-from kmgan.nets.layers import SUPPORTED_SPATIAL
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_image_shape
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import check_units
-from kmgan.nets.layers import dcgan_kernel_init
-from kmgan.nets.layers import leaky_relu
+from kmgan.nets.shapes import SUPPORTED_SPATIAL
+from kmgan.nets.shapes import check_image_shape
 
 MGAN_VARIANTS = ("general", "one_vs_all", "pairwise")
 UNSHARED = ("first", "last", "all")
 
-
-# --------------------------------------------------------------------------
-# Layers
-
-
-def stacked_initializer(initializer):
-    """Initializer of a (K, d, units) stack of K distinct (d, units) kernels.
-
-    Each slice is drawn as a (d, units) Dense kernel (so fan-based
-    initializers such as Glorot see a Dense layer's fans), with its own
-    seed: a Keras initializer with a fixed seed returns the same values at
-    every call, and K identical generators would start as one.
-    """
-    initializer = keras.initializers.get(initializer)
-    config = initializer.get_config()
-
-    def init(shape, dtype=None):
-        k, d, units = shape
-        if "seed" not in config:
-            return ops.stack([initializer((d, units), dtype=dtype) for _ in range(k)])
-        base = config["seed"]
-        slices = []
-        for i in range(k):
-            c = dict(config)
-            if isinstance(base, int):
-                c["seed"] = base + 104729 * i
-            slices.append(type(initializer).from_config(c)((d, units), dtype=dtype))
-        return ops.stack(slices)
-
-    return init
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class MultiDense(layers.Layer):
-    """K dense layers in one: each example goes through its own generator's.
-
-    Called on `[x, generator]` with x of shape (batch, d) and `generator` a
-    (batch, K) one-hot (or any weights: the output is then the weighted sum
-    of the K layers' outputs). The kernel has shape (K, d, units) and the
-    bias (K, units). The product is one matmul of the (batch, K*d) outer
-    product of `generator` and x with the (K*d, units) kernel, so all K
-    layers run in one batched pass.
-
-    Args:
-        num_generators: K.
-        units: output width.
-        activation: Keras activation name, applied after the selection.
-        use_bias: whether each of the K layers has a bias.
-        kernel_initializer, bias_initializer: initializers (of one layer's
-            (d, units) kernel slice; each of the K slices is drawn apart).
-    """
-
-    def __init__(
-        self,
-        num_generators,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.num_generators = check_positive_int(num_generators, "num_generators")
-        self.units = check_positive_int(units, "units")
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-
-    def build(self, input_shape):
-        d = int(input_shape[0][-1])
-        self.kernel = self.add_weight(
-            shape=(self.num_generators, d, self.units),
-            initializer=stacked_initializer(self.kernel_initializer),
-            name="kernel",
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.num_generators, self.units),
-                initializer=self.bias_initializer,
-                name="bias",
-            )
-
-    def call(self, inputs):
-        x, gen = inputs
-        gen = ops.cast(gen, x.dtype)
-        k, d = self.num_generators, ops.shape(self.kernel)[1]
-        outer = ops.reshape(ops.expand_dims(gen, -1) * ops.expand_dims(x, 1), (-1, k * d))
-        y = ops.matmul(outer, ops.reshape(self.kernel, (k * d, self.units)))
-        if self.use_bias:
-            y = y + ops.matmul(gen, self.bias)
-        return self.activation(y) if self.activation is not None else y
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0][:-1]) + (self.units,)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_generators=self.num_generators,
-            units=self.units,
-            activation=keras.activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-        )
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class GroupedDense(layers.Layer):
-    """K independent dense layers applied to K groups, in one einsum.
-
-    Input (batch, K, d) -> output (batch, K, units), group k through its own
-    (d, units) kernel; an input (batch, d) is shared by all K groups. Used by
-    MEGAN's batched MLP experts and by the gating network's per-generator
-    feature encoders.
-
-    Args:
-        num_groups: K.
-        units: output width per group.
-        activation: Keras activation name.
-        use_bias: whether each group's layer has a bias.
-        kernel_initializer, bias_initializer: initializers of one group's
-            (d, units) kernel.
-    """
-
-    def __init__(
-        self,
-        num_groups,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.num_groups = check_positive_int(num_groups, "num_groups")
-        self.units = check_positive_int(units, "units")
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-
-    def build(self, input_shape):
-        d = int(input_shape[-1])
-        self.kernel = self.add_weight(
-            shape=(self.num_groups, d, self.units),
-            initializer=stacked_initializer(self.kernel_initializer),
-            name="kernel",
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.num_groups, self.units),
-                initializer=self.bias_initializer,
-                name="bias",
-            )
-
-    def call(self, x):
-        if len(x.shape) == 2:
-            y = ops.einsum("bd,kdu->bku", x, self.kernel)
-        else:
-            y = ops.einsum("bkd,kdu->bku", x, self.kernel)
-        if self.use_bias:
-            y = y + self.bias
-        return self.activation(y) if self.activation is not None else y
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.num_groups, self.units)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_groups=self.num_groups,
-            units=self.units,
-            activation=keras.activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-        )
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class SelectGenerator(layers.Layer):
-    """Keeps each example's own generator's slice of a stacked output.
-
-    Called on `[stacked, generator]`: `stacked` has the K generators' outputs
-    along `axis` (e.g. (batch, K, ...) with axis=1, or (batch, ..., K, C)
-    with axis=-2), `generator` is a (batch, K) one-hot. Returns the sum over
-    `axis` of the outputs weighted by `generator` (exactly the chosen slice
-    for a one-hot; gradients reach the chosen slice and the weights).
-
-    Args:
-        axis: the generator axis of `stacked` (not the batch axis).
-    """
-
-    def __init__(self, axis=1, **kwargs):
-        super().__init__(**kwargs)
-        if axis == 0:
-            raise ValueError("The generator axis cannot be the batch axis.")
-        self.axis = int(axis)
-
-    def call(self, inputs):
-        stacked, gen = inputs
-        rank = len(stacked.shape)
-        axis = self.axis % rank
-        gen = ops.cast(gen, stacked.dtype)
-        shape = [1] * rank
-        shape[0] = -1
-        shape[axis] = ops.shape(gen)[-1]
-        return ops.sum(stacked * ops.reshape(gen, shape), axis=axis)
-
-    def compute_output_shape(self, input_shape):
-        shape = list(input_shape[0])
-        del shape[self.axis % len(shape)]
-        return tuple(shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(axis=self.axis)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class UniformChoice(layers.Layer):
-    """One-hot generator choice: the given index, or uniform at random.
-
-    Called as `layer(z, index)` with z any (batch, ...) tensor (only its
-    batch size is used) and `index` None or int (batch,): entries in
-    [0, K) pick that generator; negative entries, or `index=None`, draw a
-    generator uniformly at random (the mixture of MGAN and MAD-GAN).
-
-    Args:
-        num_generators: K.
-        seed: seed of the layer's own noise (the random choice).
-    """
-
-    def __init__(self, num_generators, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_generators = check_positive_int(num_generators, "num_generators")
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="choice_noise")
-
-    def call(self, z, index=None):
-        batch = ops.shape(z)[:1]
-        random = keras.random.randint(
-            batch, 0, self.num_generators, seed=self.seed_generator, dtype="int32"
-        )
-        return _one_hot_choice(index, random, self.num_generators)
-
-    def compute_output_shape(self, z_shape, index_shape=None):
-        return (z_shape[0], self.num_generators)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_generators=self.num_generators, seed=self.seed)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class GumbelChoice(layers.Layer):
-    """One-hot generator choice: the given index, or Gumbel-max on logits.
-
-    Called as `layer(logits, index)` with logits (batch, K). Entries of
-    `index` in [0, K) pick that generator; negative entries, or
-    `index=None`, pick argmax(logits + Gumbel noise): a sample from
-    softmax(logits), which is what MEGAN's straight-through Gumbel-softmax
-    selects in its forward pass at any temperature.
-
-    Args:
-        num_generators: K.
-        seed: seed of the layer's own noise.
-    """
-
-    def __init__(self, num_generators, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_generators = check_positive_int(num_generators, "num_generators")
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="choice_noise")
-
-    def call(self, logits, index=None):
-        u = keras.random.uniform(
-            ops.shape(logits), minval=1e-7, maxval=1.0, seed=self.seed_generator
-        )
-        gumbel = -ops.log(-ops.log(u))
-        random = ops.cast(ops.argmax(logits + gumbel, axis=-1), "int32")
-        return _one_hot_choice(index, random, self.num_generators)
-
-    def compute_output_shape(self, logits_shape, index_shape=None):
-        return (logits_shape[0], self.num_generators)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_generators=self.num_generators, seed=self.seed)
-        return config
-
-
-def _one_hot_choice(index, random, k):
-    if index is None:
-        chosen = random
-    else:
-        index = ops.cast(ops.reshape(index, (-1,)), "int32")
-        chosen = ops.where(index >= 0, index, random)
-    return ops.one_hot(chosen, k, dtype="float32")
+__all__ = [
+    # MGAN (Hoang et al. 2018)
+    "MGAN_VARIANTS",
+    "mgan_generator",
+    "mgan_discriminator",
+    "mgan_mlp_generator",
+    "mgan_mlp_discriminator",
+    "classifier_outputs",
+    # MAD-GAN (Ghosh et al. 2018)
+    "madgan_generator",
+    "madgan_discriminator",
+    "madgan_mlp_generator",
+    "madgan_mlp_discriminator",
+    # K generators in one model
+    "UNSHARED",
+    "multi_dcgan_generator",
+    "multi_mlp_generator",
+    # kmgan.layers, importable from here as before
+    "GroupedDense",
+    "GumbelChoice",
+    "MultiDense",
+    "SelectGenerator",
+    "UniformChoice",
+    "stacked_initializer",
+]
 
 
 # --------------------------------------------------------------------------
@@ -393,8 +118,9 @@ def multi_dcgan_generator(
     batch_norm_center=True,
     name="multi_generator",
     seed=None,
+    unshared_layers=1,
 ):
-    """K DCGAN generators in one model, sharing all but the first or last layer.
+    """K DCGAN generators in one model, sharing all but the first or last layers.
 
     The layout is `kmgan.nets.dcgan_generator`'s (projection of z to a small
     feature map, stride-2 transposed convolutions with batch norm and ReLU,
@@ -413,6 +139,13 @@ def multi_dcgan_generator(
             False).
         name: model name.
         seed: optional int seeding every initializer.
+        unshared_layers: with unshared="last", how many of the last layers
+            each generator has of its own (1: only the output layer; up to
+            the number of transposed convolutions, the projection of z
+            always shared). With more than 1, every example runs through
+            all K branches (their own transposed convolutions and batch
+            norms) and keeps its generator's image, so the branches cost K
+            times their single-generator compute.
 
     Returns:
         `keras.Model` with inputs `[z (latent_dim,), generator (K,) one-hot]`
@@ -428,6 +161,14 @@ def multi_dcgan_generator(
     start = SUPPORTED_SPATIAL[size]
     n_up = _n_upsamplings(size)
     filters = base_filters * 2 ** (n_up - 1)
+    unshared_layers = check_positive_int(unshared_layers, "unshared_layers")
+    if unshared_layers > 1 and unshared != "last":
+        raise ValueError("unshared_layers > 1 needs unshared='last'.")
+    if unshared_layers > n_up:
+        raise ValueError(
+            f"unshared_layers must be between 1 and {n_up} (the transposed "
+            f"convolutions of a {size}x{size} generator); got {unshared_layers}."
+        )
 
     z = keras.Input((latent_dim,), name="z")
     gen = keras.Input((k,), name="generator")
@@ -444,6 +185,10 @@ def multi_dcgan_generator(
     x = _batch_norm(seeds, batch_norm_center, "project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, filters), name="reshape")(x)
+    if unshared_layers > 1:
+        return keras.Model([z, gen], _branched_heads(
+            x, gen, k, n_up - unshared_layers + 1, n_up, filters, channels, kernel_size,
+            batch_norm_center, seeds), name=name)
     for i in range(1, n_up):
         filters //= 2
         x = layers.Conv2DTranspose(
@@ -464,6 +209,38 @@ def multi_dcgan_generator(
     return keras.Model([z, gen], image, name=name)
 
 
+def _branched_heads(x, gen, k, first, n_up, filters, channels, kernel_size, center, seeds):
+    """Shared blocks up1..up{first-1}, then K branches of the remaining
+    blocks and output layer; each example keeps its own generator's image."""
+    for i in range(1, first):
+        filters //= 2
+        x = layers.Conv2DTranspose(
+            filters, kernel_size, strides=2, padding="same", use_bias=False,
+            kernel_initializer=dcgan_kernel_init(seeds), name=f"up{i}",
+        )(x)
+        x = _batch_norm(seeds, center, f"up{i}_bn")(x)
+        x = layers.ReLU(name=f"up{i}_relu")(x)
+    images = []
+    for g in range(k):
+        h, f = x, filters
+        for i in range(first, n_up):
+            f //= 2
+            h = layers.Conv2DTranspose(
+                f, kernel_size, strides=2, padding="same", use_bias=False,
+                kernel_initializer=dcgan_kernel_init(seeds), name=f"g{g}_up{i}",
+            )(h)
+            h = _batch_norm(seeds, center, f"g{g}_up{i}_bn")(h)
+            h = layers.ReLU(name=f"g{g}_up{i}_relu")(h)
+        h = layers.Conv2DTranspose(
+            channels, kernel_size, strides=2, padding="same",
+            kernel_initializer=dcgan_kernel_init(seeds), name=f"g{g}_image_logits",
+        )(h)
+        images.append(layers.Reshape((1,) + tuple(h.shape[1:]), name=f"g{g}_expand")(h))
+    stacked = layers.Concatenate(axis=1, name="heads")(images)
+    x = SelectGenerator(axis=1, name="select")([stacked, gen])
+    return layers.Activation("tanh", name="image")(x)
+
+
 def mgan_generator(num_generators=10, latent_dim=100, image_shape=(32, 32, 3),
                    base_filters=64, kernel_size=4, name="mgan_generator", seed=None):
     """MGAN's K DCGAN generators: K first layers, the rest shared, BN offset 0.
@@ -477,14 +254,17 @@ def mgan_generator(num_generators=10, latent_dim=100, image_shape=(32, 32, 3),
 
 
 def madgan_generator(num_generators=3, latent_dim=100, image_shape=(28, 28, 1),
-                     base_filters=64, kernel_size=4, name="madgan_generator", seed=None):
-    """MAD-GAN's K DCGAN generators: shared early layers, K output layers.
+                     base_filters=64, kernel_size=4, name="madgan_generator", seed=None,
+                     unshared_layers=1):
+    """MAD-GAN's K DCGAN generators: shared early layers, K heads.
 
-    See `multi_dcgan_generator` (unshared="last").
+    See `multi_dcgan_generator` (unshared="last"); `unshared_layers` is how
+    many of the last layers each generator owns (1: the output layer).
     """
     return multi_dcgan_generator(
         num_generators, latent_dim, image_shape, base_filters, kernel_size,
         unshared="last", batch_norm_center=True, name=name, seed=seed,
+        unshared_layers=unshared_layers,
     )
 
 

@@ -26,232 +26,34 @@ et al. (2018):
   (a stock `GroupNormalization(groups=1)`, i.e. the reference
   implementations' layer norm over (H, W, C)) and returns raw logits.
 
-Custom layers (registered under the package "kmgan", so a saved network
-reloads with `keras.saving.load_model(path, safe_mode=True)` once
-`kmgan.nets.sngan` is imported):
-
-* `SpectralConv2D`, `SpectralDense`: Conv2D / Dense whose kernel is divided
-  by its largest singular value, estimated by one power iteration per
-  training call. Why not `keras.layers.SpectralNormalization`: that wrapper
-  writes W / sigma back into the wrapped layer's *trainable* kernel during
-  the forward pass. Under kmgan's JAX engine a write to a trainable variable
-  inside a loss is discarded, under TensorFlow it is kept (and the gradient
-  then skips the 1/sigma factor), so the two backends would train different
-  discriminators, and at inference the JAX kernel would not be normalized at
-  all. Here the kernel variable is never modified: the layer computes
-  W / sigma(W) functionally, gradients flow through sigma with the power
-  iteration vectors held constant (Miyato et al.), and only the
-  non-trainable vector `u` is updated, in training calls.
-* `ConditionalBatchNormalization`: batch normalization without its own
-  affine, followed by a class-dependent scale and shift looked up from two
-  (num_classes, channels) embeddings.
+The custom layers, `SpectralConv2D`, `SpectralDense` (spectral
+normalization, Miyato et al. 2018) and `ConditionalBatchNormalization`, are
+in `kmgan.layers` (registered under the package "kmgan", so a saved network
+reloads with `keras.saving.load_model(path, safe_mode=True)` once `kmgan` is
+imported); they are importable from here as before.
 """
 
 import keras
 from keras import layers
-from keras import ops
 
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_positive_int
+from kmgan.checks import check_positive_int
+from kmgan.layers.conditional_batch_norm import CBN_EPSILON
+from kmgan.layers.conditional_batch_norm import CBN_MOMENTUM
+from kmgan.layers.conditional_batch_norm import ConditionalBatchNormalization
+from kmgan.layers.spectral_norm import SpectralConv2D
+from kmgan.layers.spectral_norm import SpectralDense
+from kmgan.nets.blocks import SeedStream
 
-#: BatchNormalization settings of the reference ResNet GAN code (tflib:
-#: decay 0.9, epsilon 1e-5).
-CBN_MOMENTUM = 0.9
-CBN_EPSILON = 1e-5
-
-
-def _l2_normalize(x, epsilon=1e-12):
-    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x)), epsilon))
-
-
-class _SpectralNorm:
-    """Shared power-iteration logic of the spectrally normalized layers."""
-
-    def _build_spectral(self, units):
-        self.power_iterations = int(self.power_iterations)
-        self.sn_u = self.add_weight(
-            shape=(1, units),
-            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self._sn_seed),
-            trainable=False,
-            name="sn_u",
-        )
-
-    def spectral_norm(self, kernel, training=False):
-        """sigma(W) of `kernel` reshaped to (-1, units), and the new `u`.
-
-        One (or `power_iterations`) power iteration from the stored u:
-        v = normalize(u W^T), u' = normalize(v W), sigma = v W u'^T, with u'
-        and v held constant for the gradient. The stored u is replaced by u'
-        only when `training` is true.
-        """
-        w = ops.reshape(kernel, (-1, ops.shape(kernel)[-1]))
-        u = ops.convert_to_tensor(self.sn_u)
-        for _ in range(self.power_iterations):
-            v = _l2_normalize(ops.matmul(u, ops.transpose(w)))
-            u = _l2_normalize(ops.matmul(v, w))
-        u = ops.stop_gradient(u)
-        v = ops.stop_gradient(v)
-        sigma = ops.reshape(ops.matmul(ops.matmul(v, w), ops.transpose(u)), ())
-        if training:
-            self.sn_u.assign(u)
-        return sigma
-
-    def normalized_kernel(self, training=False):
-        """W / sigma(W), the kernel the layer actually applies."""
-        kernel = ops.convert_to_tensor(self.kernel)
-        return kernel / self.spectral_norm(kernel, training=training)
-
-    # Conv2D / Dense save only kernel and bias; u is state too.
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        if self.built:
-            store["sn_u"] = self.sn_u
-
-    def load_own_variables(self, store):
-        super().load_own_variables(store)
-        if self.built and "sn_u" in store.keys():
-            self.sn_u.assign(store["sn_u"])
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class SpectralConv2D(_SpectralNorm, layers.Conv2D):
-    """`Conv2D` with a spectrally normalized kernel (Miyato et al. 2018).
-
-    The kernel (kh, kw, in, out) is viewed as a (kh*kw*in, out) matrix W and
-    divided by sigma(W), estimated by power iteration (see module docs).
-
-    Args:
-        power_iterations: power iterations per training call (1 in SNGAN).
-        sn_seed: optional int seed of the initial power-iteration vector.
-        *args, **kwargs: as `keras.layers.Conv2D`.
-    """
-
-    def __init__(self, *args, power_iterations=1, sn_seed=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.power_iterations = check_positive_int(power_iterations, "power_iterations")
-        self._sn_seed = sn_seed
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_spectral(self.filters)
-
-    def call(self, inputs, training=None):
-        outputs = self.convolution_op(inputs, self.normalized_kernel(bool(training)))
-        if self.use_bias:
-            outputs = ops.add(outputs, ops.reshape(self.bias, (1,) * (self.rank + 1) + (-1,)))
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(power_iterations=self.power_iterations, sn_seed=self._sn_seed)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class SpectralDense(_SpectralNorm, layers.Dense):
-    """`Dense` with a spectrally normalized kernel (Miyato et al. 2018).
-
-    Args:
-        power_iterations: power iterations per training call (1 in SNGAN).
-        sn_seed: optional int seed of the initial power-iteration vector.
-        *args, **kwargs: as `keras.layers.Dense`.
-    """
-
-    def __init__(self, *args, power_iterations=1, sn_seed=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.power_iterations = check_positive_int(power_iterations, "power_iterations")
-        self._sn_seed = sn_seed
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._build_spectral(self.units)
-
-    def call(self, inputs, training=None):
-        outputs = ops.matmul(inputs, self.normalized_kernel(bool(training)))
-        if self.use_bias:
-            outputs = ops.add(outputs, self.bias)
-        if self.activation is not None:
-            outputs = self.activation(outputs)
-        return outputs
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(power_iterations=self.power_iterations, sn_seed=self._sn_seed)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class ConditionalBatchNormalization(layers.Layer):
-    """Batch normalization with a per-class scale and shift.
-
-    Called as `layer([x, labels], training=...)` with `x` of shape
-    (batch, ..., channels) and integer `labels` of shape (batch,) or
-    (batch, 1):
-
-        y = gamma[labels] * (x - mean) / sqrt(var + epsilon) + beta[labels]
-
-    where mean/var are the batch statistics over all axes but the last in
-    training, and moving averages (updated in training calls) otherwise.
-    gamma starts at 1 and beta at 0 for every class.
-
-    Args:
-        num_classes: number of classes (rows of the gamma/beta embeddings).
-        momentum: moving-average momentum (0.9 as the reference code).
-        epsilon: variance epsilon.
-    """
-
-    def __init__(self, num_classes, momentum=CBN_MOMENTUM, epsilon=CBN_EPSILON, **kwargs):
-        super().__init__(**kwargs)
-        self.num_classes = check_positive_int(num_classes, "num_classes")
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-
-    def build(self, input_shape):
-        x_shape = input_shape[0]
-        channels = int(x_shape[-1])
-        self.gamma = self.add_weight(
-            shape=(self.num_classes, channels), initializer="ones", name="gamma"
-        )
-        self.beta = self.add_weight(
-            shape=(self.num_classes, channels), initializer="zeros", name="beta"
-        )
-        self.moving_mean = self.add_weight(
-            shape=(channels,), initializer="zeros", trainable=False, name="moving_mean"
-        )
-        self.moving_variance = self.add_weight(
-            shape=(channels,), initializer="ones", trainable=False, name="moving_variance"
-        )
-
-    def call(self, inputs, training=None):
-        x, labels = inputs
-        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        axes = list(range(len(x.shape) - 1))
-        if training:
-            mean, variance = ops.moments(x, axes=axes)
-            m = self.momentum
-            self.moving_mean.assign(m * self.moving_mean + (1.0 - m) * mean)
-            self.moving_variance.assign(m * self.moving_variance + (1.0 - m) * variance)
-        else:
-            mean, variance = self.moving_mean, self.moving_variance
-        normalized = (x - mean) * ops.rsqrt(variance + self.epsilon)
-        shape = (-1,) + (1,) * (len(x.shape) - 2) + (normalized.shape[-1],)
-        gamma = ops.reshape(ops.take(self.gamma, labels, axis=0), shape)
-        beta = ops.reshape(ops.take(self.beta, labels, axis=0), shape)
-        return normalized * gamma + beta
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[0])
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_classes=self.num_classes, momentum=self.momentum, epsilon=self.epsilon)
-        return config
-
-
-# --------------------------------------------------------------------------
-# Builders.
+__all__ = [
+    "CBN_EPSILON",
+    "CBN_MOMENTUM",
+    "ConditionalBatchNormalization",
+    "SpectralConv2D",
+    "SpectralDense",
+    "sngan_classifier",
+    "sngan_discriminator",
+    "sngan_generator",
+]
 
 
 def _check_square(image_shape, min_size=8):

@@ -32,379 +32,49 @@ as a plain model (the one the plain builder makes, with slice i's
 weights); `stack_discriminators(models)` goes the other way, from N
 identical-architecture plain discriminators to one stacked model.
 
-Grouped convolutions and speed. XLA's CPU backend has no fast grouped
-convolution: the gradient with respect to a grouped kernel runs as a
-generic convolution far slower than N small ones (measured on a 2-core
-x86 CPU, JAX 0.10: 190 ms against 7 ms for N = 5, 16 -> 32 channels at
-16x16, batch 32), and TensorFlow's CPU kernels have none at all (Keras
-sends grouped convolutions through XLA there). `StackedConv2D` therefore
-has three implementations of the same layer (same weights, same result):
-
-* "grouped": one grouped convolution (`ops.conv` with N groups); GPUs
-  run these natively (cuDNN), CPUs slowly (a whole GMAN-5 step ~8x slower
-  than with N models, measured);
-* "im2col": the kh*kw strided slices of the input make every
-  discriminator's patches at once, and one batched matrix product (batch
-  axis: the N discriminators) applies the N kernels. Its graph does not
-  grow with N; per layer it is up to ~1.5x slower than N separate
-  convolutions on a CPU, and a whole GMAN step with it runs within about
-  +-15% of a GMAN step with N models (the stacked batch norms,
-  activations, dense head and optimizer update make up the difference);
-* "split": N convolutions on channel slices, concatenated: the fastest
-  convolutions on a CPU, but the graph holds N of them per layer, so it
-  compiles no faster than N models.
-
-"auto", the default, picks "im2col" on a CPU and "grouped" on an
-accelerator, when the layer is called (so a saved model follows the
-machine it is loaded on). The GPU choice is not measured in this project
-yet (no GPU here); pass `implementation=` to override it.
-
-Every layer here is registered with `keras.saving` (package "kmgan"): a
-stacked discriminator saves to `.keras` and reloads with `safe_mode=True`.
+The layers (`StackedConv2D`, `StackedFlatten`, `StackedDense`) are in
+`kmgan.layers.stacked`, which also explains the three implementations of
+the stacked convolutions ("grouped", "im2col", "split"; "auto" picks
+"im2col" on a CPU and "grouped" on an accelerator). They are registered
+with `keras.saving` (package "kmgan"): a stacked discriminator saves to
+`.keras` and reloads with `safe_mode=True`.
 """
-
-import math
 
 import keras
 import numpy as np
 from keras import layers
-from keras import ops
 
+from kmgan.checks import check_dropout
+from kmgan.checks import check_positive_int
+from kmgan.checks import check_units
+from kmgan.layers.stacked import CONV_IMPLEMENTATIONS
+from kmgan.layers.stacked import StackedConv2D
+from kmgan.layers.stacked import StackedDense
+from kmgan.layers.stacked import StackedFlatten
+from kmgan.nets.blocks import SeedStream
+from kmgan.nets.blocks import dcgan_kernel_init
+from kmgan.nets.blocks import leaky_relu
 from kmgan.nets.dcgan import discriminator_blocks
 from kmgan.nets.dcgan import discriminator_depth
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_dropout
-from kmgan.nets.layers import check_image_shape
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import check_units
-from kmgan.nets.layers import dcgan_kernel_init
-from kmgan.nets.layers import leaky_relu
-from kmgan.nets.multi import GroupedDense
+from kmgan.nets.shapes import check_image_shape
 
-CONV_IMPLEMENTATIONS = ("auto", "grouped", "split", "im2col")
-
-#: Seed offset between the N slices of a seeded kernel initializer (the one
-#: `kmgan.nets.multi.stacked_initializer` uses for dense kernels).
-_SLICE_SEED_STRIDE = 104729
+__all__ = [
+    "CONV_IMPLEMENTATIONS",
+    "StackedConv2D",
+    "StackedDense",
+    "StackedFlatten",
+    "num_stacked",
+    "stack_discriminators",
+    "stacked_dcgan_discriminator",
+    "stacked_mlp_discriminator",
+    "unstack_discriminator",
+]
 
 #: Weightless element-wise layers a stacked model may hold as they are.
 _ELEMENTWISE = (
     layers.LeakyReLU, layers.ReLU, layers.ELU, layers.Activation, layers.Dropout,
     layers.GaussianNoise, layers.GaussianDropout, layers.Identity,
 )
-
-
-def _accelerator_present():
-    from kmgan.engine.backend_step import accelerator_present
-
-    return accelerator_present()
-
-
-def _conv_slices_initializer(initializer, n):
-    """Initializer of a (kh, kw, c_in, N*filters) kernel, slice by slice.
-
-    Each discriminator's (kh, kw, c_in, filters) slice is drawn as a plain
-    `Conv2D` kernel (so fan-based initializers see one discriminator's fans)
-    with its own seed, as `stacked_initializer` draws dense slices.
-    """
-    initializer = keras.initializers.get(initializer)
-    config = initializer.get_config()
-
-    def init(shape, dtype=None):
-        *rest, total = shape
-        slice_shape = tuple(rest) + (total // n,)
-        if "seed" not in config:
-            return ops.concatenate([initializer(slice_shape, dtype=dtype) for _ in range(n)], axis=-1)
-        base = config["seed"]
-        slices = []
-        for i in range(n):
-            c = dict(config)
-            if isinstance(base, int):
-                c["seed"] = base + _SLICE_SEED_STRIDE * i
-            slices.append(type(initializer).from_config(c)(slice_shape, dtype=dtype))
-        return ops.concatenate(slices, axis=-1)
-
-    return init
-
-
-# --------------------------------------------------------------------------
-# Layers
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class StackedConv2D(layers.Layer):
-    """N independent 2-D convolutions, the N inputs and outputs side by side on channels.
-
-    Discriminator i reads input channels [i*c_in, (i+1)*c_in) and writes
-    output channels [i*filters, (i+1)*filters) with its own kernel
-    `kernel[..., i*filters:(i+1)*filters]` (the kernel layout of
-    `keras.layers.Conv2D(N*filters, groups=N)`). With `shared_input=True`
-    all N read the same input (the image): that is one ordinary convolution
-    with N*filters outputs.
-
-    Args:
-        num_discriminators: N.
-        filters: output channels of one discriminator.
-        kernel_size, strides, padding: as `keras.layers.Conv2D`.
-        use_bias: whether each convolution has a bias.
-        activation: Keras activation name.
-        shared_input: the N convolutions read one shared input.
-        implementation: "grouped" (one grouped convolution), "im2col"
-            (patches and one batched matrix product), "split" (N
-            convolutions on channel slices) or "auto" ("im2col" on a CPU,
-            "grouped" on an accelerator); see the module docstring.
-        kernel_initializer, bias_initializer: initializers of ONE
-            discriminator's kernel (kh, kw, c_in, filters) and bias; the N
-            kernel slices are drawn independently.
-    """
-
-    def __init__(
-        self,
-        num_discriminators,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        use_bias=True,
-        activation=None,
-        shared_input=False,
-        implementation="auto",
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        self.num_discriminators = check_positive_int(num_discriminators, "num_discriminators")
-        self.filters = check_positive_int(filters, "filters")
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.strides = _pair(strides, "strides")
-        self.padding = str(padding).lower()
-        if self.padding not in ("valid", "same"):
-            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}.")
-        self.use_bias = bool(use_bias)
-        self.activation = keras.activations.get(activation)
-        self.shared_input = bool(shared_input)
-        if implementation not in CONV_IMPLEMENTATIONS:
-            raise ValueError(
-                f"implementation must be one of {CONV_IMPLEMENTATIONS}, got {implementation!r}."
-            )
-        self.implementation = implementation
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-
-    def build(self, input_shape):
-        channels = int(input_shape[-1])
-        n = self.num_discriminators
-        if self.shared_input:
-            c_in = channels
-        else:
-            if channels % n:
-                raise ValueError(
-                    f"{self.name}: a stacked input has N * c channels; got {channels} "
-                    f"channels for N = {n}."
-                )
-            c_in = channels // n
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (c_in, n * self.filters),
-            initializer=_conv_slices_initializer(self.kernel_initializer, n),
-            name="kernel",
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(n * self.filters,), initializer=self.bias_initializer, name="bias"
-            )
-
-    def resolved_implementation(self):
-        """The implementation a call uses now ("grouped", "im2col" or "split")."""
-        if self.implementation != "auto":
-            return self.implementation
-        return "grouped" if _accelerator_present() else "im2col"
-
-    def call(self, x):
-        n = self.num_discriminators
-
-        def conv(inputs, kernel):
-            return ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
-
-        implementation = self.resolved_implementation()
-        if self.shared_input or n == 1 or implementation == "grouped":
-            y = conv(x, self.kernel)  # ops.conv infers N groups from the kernel
-        elif implementation == "im2col":
-            y = self._im2col_conv(x)
-        else:
-            c_in, f = self.kernel.shape[-2], self.filters
-            y = ops.concatenate(
-                [
-                    conv(x[..., i * c_in:(i + 1) * c_in], self.kernel[..., i * f:(i + 1) * f])
-                    for i in range(n)
-                ],
-                axis=-1,
-            )
-        if self.use_bias:
-            y = y + self.bias
-        return self.activation(y) if self.activation is not None else y
-
-    def _im2col_conv(self, x):
-        """The grouped convolution as patches times kernels: kh*kw strided
-        slices of the (padded) input make the patches of all N at once, and
-        one batched matrix product (batch axis: the N discriminators)
-        applies each discriminator's kernel to its own patches."""
-        n, f = self.num_discriminators, self.filters
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        _, h, w, channels = x.shape
-        c = channels // n
-        if self.padding == "same":
-            ho, wo = -(-h // sh), -(-w // sw)
-            ph, pw = max((ho - 1) * sh + kh - h, 0), max((wo - 1) * sw + kw - w, 0)
-            x = ops.pad(x, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0)))
-        else:
-            ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-        cols = [
-            ops.reshape(
-                x[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :], (-1, n, 1, c)
-            )
-            for i in range(kh)
-            for j in range(kw)
-        ]
-        # (N, pixels, kh*kw*c): the discriminators' axis leading, as the
-        # batched matrix product wants it (measured faster than an einsum
-        # with the batch axis in the middle, on XLA's CPU backend)
-        patches = ops.transpose(
-            ops.reshape(ops.concatenate(cols, axis=2), (-1, n, kh * kw * c)), (1, 0, 2)
-        )
-        # kernel (kh, kw, c, N*f) -> (N, kh*kw*c, f), rows in the patches' (i, j, c) order
-        kernel = ops.transpose(ops.reshape(self.kernel, (kh * kw * c, n, f)), (1, 0, 2))
-        y = ops.transpose(ops.matmul(patches, kernel), (1, 0, 2))  # (pixels, N, f)
-        return ops.reshape(y, (-1, ho, wo, n * f))
-
-    def compute_output_shape(self, input_shape):
-        spatial = []
-        for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
-            if size is None:
-                spatial.append(None)
-            elif self.padding == "same":
-                spatial.append(math.ceil(size / s))
-            else:
-                spatial.append((size - k) // s + 1)
-        return (input_shape[0], *spatial, self.num_discriminators * self.filters)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_discriminators=self.num_discriminators,
-            filters=self.filters,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            use_bias=self.use_bias,
-            activation=keras.activations.serialize(self.activation),
-            shared_input=self.shared_input,
-            implementation=self.implementation,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-        )
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class StackedDense(GroupedDense):
-    """N independent dense layers, one per discriminator, in one einsum.
-
-    Input (batch, N, d) -> output (batch, N, units): row i of the input goes
-    through discriminator i's own (d, units) kernel `kernel[i]` and bias
-    `bias[i]`. An input (batch, d) is shared by the N (the first layer of a
-    stacked MLP). The kernel has shape (N, d, units), the bias (N, units);
-    each of the N kernel slices is drawn independently by
-    `kmgan.nets.multi.stacked_initializer` (this is `GroupedDense` with the
-    discriminators as the groups).
-
-    Args:
-        num_discriminators: N.
-        units: output width of one discriminator's layer.
-        activation, use_bias, kernel_initializer, bias_initializer: as
-            `keras.layers.Dense`, for one discriminator's layer.
-    """
-
-    def __init__(
-        self,
-        num_discriminators,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
-        super().__init__(
-            num_discriminators, units, activation=activation, use_bias=use_bias,
-            kernel_initializer=kernel_initializer, bias_initializer=bias_initializer, **kwargs,
-        )
-
-    @property
-    def num_discriminators(self):
-        return self.num_groups
-
-    def build(self, input_shape):
-        if len(input_shape) == 3 and input_shape[1] not in (None, self.num_groups):
-            raise ValueError(
-                f"{self.name}: expected inputs (batch, {self.num_groups}, d) or "
-                f"(batch, d), got {tuple(input_shape)}."
-            )
-        if len(input_shape) not in (2, 3):
-            raise ValueError(
-                f"{self.name}: expected inputs (batch, N, d) or (batch, d), got "
-                f"{tuple(input_shape)}."
-            )
-        super().build(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config["num_discriminators"] = config.pop("num_groups")
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kmgan")
-class StackedFlatten(layers.Layer):
-    """Flattens each discriminator's own feature map.
-
-    (batch, h, w, N*c) -> (batch, N, h*w*c): row i is discriminator i's
-    channels [i*c, (i+1)*c), flattened in the order `keras.layers.Flatten`
-    flattens a (batch, h, w, c) map.
-
-    Args:
-        num_discriminators: N.
-    """
-
-    def __init__(self, num_discriminators, **kwargs):
-        super().__init__(**kwargs)
-        self.num_discriminators = check_positive_int(num_discriminators, "num_discriminators")
-
-    def call(self, x):
-        n = self.num_discriminators
-        spatial = int(np.prod(x.shape[1:-1]))
-        c = int(x.shape[-1]) // n
-        x = ops.reshape(x, (-1, spatial, n, c))
-        x = ops.transpose(x, (0, 2, 1, 3))
-        return ops.reshape(x, (-1, n, spatial * c))
-
-    def compute_output_shape(self, input_shape):
-        n = self.num_discriminators
-        size = int(np.prod(input_shape[1:-1])) * (int(input_shape[-1]) // n)
-        return (input_shape[0], n, size)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_discriminators=self.num_discriminators)
-        return config
-
-
-def _pair(value, what):
-    if isinstance(value, int):
-        value = (value, value)
-    value = tuple(int(v) for v in value)
-    if len(value) != 2 or min(value) < 1:
-        raise ValueError(f"`{what}` must be a positive int or a pair of them, got {value!r}.")
-    return value
 
 
 def _logits_matrix(x, n):
@@ -694,7 +364,8 @@ def stack_discriminators(models, implementation="auto", name="stacked_discrimina
     ref_chain = chains[0]
     for m, chain in zip(models[1:], chains[1:]):
         same = len(chain) == len(ref_chain) and all(
-            type(a) is type(b) and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
+            type(a) is type(b)
+            and [tuple(w.shape) for w in a.weights] == [tuple(w.shape) for w in b.weights]
             and _architecture(a) == _architecture(b)
             for a, b in zip(ref_chain, chain)
         )
@@ -703,15 +374,18 @@ def stack_discriminators(models, implementation="auto", name="stacked_discrimina
                 f"{m.name!r} and {models[0].name!r} differ in architecture; only identical "
                 "discriminators stack."
             )
-    inp = keras.Input(tuple(models[0].inputs[0].shape[1:]), name=models[0].inputs[0].name.split(":")[0])
+    first_input = models[0].inputs[0]
+    inp = keras.Input(tuple(first_input.shape[1:]), name=first_input.name.split(":")[0])
     x = inp
     state = "shared"
     copies = []
     for j, ref in enumerate(ref_chain):
         group = [chain[j] for chain in chains]
         weights = [layer.get_weights() for layer in group]
-        if isinstance(ref, layers.Conv2D) and type(ref) is layers.Conv2D and state in ("shared", "channels"):
-            if ref.groups != 1 or tuple(ref.dilation_rate) != (1, 1) or ref.data_format != "channels_last":
+        plain_conv = isinstance(ref, layers.Conv2D) and type(ref) is layers.Conv2D
+        if plain_conv and state in ("shared", "channels"):
+            if (ref.groups != 1 or tuple(ref.dilation_rate) != (1, 1)
+                    or ref.data_format != "channels_last"):
                 raise _cannot("stack_discriminators", ref, state)
             stacked = StackedConv2D(
                 n, ref.filters, ref.kernel_size, strides=ref.strides, padding=ref.padding,
@@ -731,7 +405,8 @@ def stack_discriminators(models, implementation="auto", name="stacked_discrimina
             state = "rows"
         elif isinstance(ref, layers.Flatten) and state == "shared":
             stacked, new = layers.Flatten.from_config(ref.get_config()), None
-        elif type(ref) is layers.Dense and state in ("shared", "rows") and len(ref.input.shape) == 2:
+        elif (type(ref) is layers.Dense and state in ("shared", "rows")
+              and len(ref.input.shape) == 2):
             stacked = StackedDense(
                 n, ref.units, activation=keras.activations.serialize(ref.activation),
                 use_bias=ref.use_bias,

@@ -24,13 +24,13 @@ Image discriminators are `dcgan_discriminator`s (width scales
 scales every hidden layer; depth +1 repeats the last hidden layer).
 """
 
+from kmgan.checks import check_positive_int
+from kmgan.checks import check_units
 from kmgan.nets.dcgan import DEFAULT_D_DEPTH
 from kmgan.nets.dcgan import dcgan_discriminator
 from kmgan.nets.dcgan import max_discriminator_depth
-from kmgan.nets.layers import check_image_shape
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import check_units
 from kmgan.nets.mlp import mlp_discriminator
+from kmgan.nets.shapes import check_image_shape
 
 WIDTHS = (1.0, 0.5, 2.0, 0.75, 1.5)
 KERNELS = (4, 3, 5)

@@ -1,0 +1,228 @@
+"""`kmgan train`: train any registered game (`kmgan.games.registry`) on a dataset.
+
+    kmgan train --game gman --data mnist --epochs 20 --out runs/gman
+    kmgan train --game mgan --data ring --generators 8 --out runs/mgan_ring
+    kmgan train --game cgan --data ../shared/data/mnist_5k.npz --quick --out runs/q
+    kmgan train --game scoregan --data cifar10 --evaluator imagenet --out runs/scoregan
+
+Each game gets its default networks for the data's shape and, without
+`--lr`, its paper's optimizers (`game.compile()`). Options a game does not
+have (e.g. `--discriminators` for MGAN) are refused with the list of games
+that take them. Writes `game.keras` (the whole game), `generator.keras`
+(its sampler), `samples/`, `log.csv` and `args.json` to `--out`.
+"""
+
+import json
+import os
+
+#: CLI option -> (registry build option, the games that take it).
+_GAME_OPTIONS = {
+    "discriminators": ("num_discriminators", ("gman", "dcgman")),
+    "aggregator": ("aggregator", ("gman", "dcgman")),
+    "varied": ("varied", ("gman", "dcgman")),
+    "stacked": ("stacked", ("gman", "dcgman")),
+    "generators": ("num_generators", ("mgan", "madgan", "megan")),
+    "label_smoothing": ("label_smoothing", ("gan", "dcgan", "gman", "dcgman", "mgan",
+                                             "megan", "cgan")),
+}
+
+
+def add_parser(subparsers):
+    """Registers `train` on the `kmgan` command's sub-parsers.
+
+    Args:
+        subparsers: the object returned by `parser.add_subparsers()`.
+
+    Returns:
+        The `train` sub-parser.
+    """
+    from kmgan.games import registry
+
+    train = subparsers.add_parser(
+        "train", help=f"train a game ({', '.join(registry.names())})",
+        description=__doc__.split("\n\n")[0],
+    )
+    train.add_argument("--game", default="gman", choices=list(registry.names()))
+    train.add_argument("--data", required=True, help="tfds name, local file/folder, ring or grid")
+    train.add_argument("--split", default="train")
+    train.add_argument("--image-size", type=int, default=None)
+    train.add_argument("--max-examples", type=int, default=None)
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--latent-dim", type=int, default=None,
+                       help="size of z (default: the game's, 100; 128 for controlgan/scoregan)")
+    train.add_argument("--discriminators", type=int, default=None, help="N of gman/dcgman (5)")
+    train.add_argument("--aggregator", default=None, choices=["mean", "max", "soft", "auto"])
+    train.add_argument("--varied", action="store_true",
+                       help="discriminators of differing architecture")
+    train.add_argument("--stacked", action="store_true",
+                       help="the N identical discriminators stacked in one model (dcgman or 2-D "
+                            "data): one graph for all N, faster to compile")
+    train.add_argument("--generators", type=int, default=None,
+                       help="K of mgan/madgan/megan (default: the game's)")
+    train.add_argument("--num-classes", type=int, default=None,
+                       help="classes of cgan/controlgan/scoregan (default: read from the labels)")
+    train.add_argument("--evaluator", default=None,
+                       help="frozen evaluator guiding the generator (required by scoregan; any "
+                            "game takes one): 'imagenet' (Keras' MobileNetV2 weights, fetched "
+                            "once), a MobileNetV2 weights .h5 file, a frozen classifier .keras "
+                            "file, or 'none'")
+    train.add_argument("--loss", default=None, help="adversarial loss (default: the game's)")
+    train.add_argument("--label-smoothing", type=float, default=None)
+    train.add_argument("--base-filters", type=int, default=None,
+                       help="width of the convolutional nets (default: the game's)")
+    train.add_argument("--lr", type=float, default=None,
+                       help="Adam learning rate for every player (default: the game's paper "
+                            "optimizers)")
+    train.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 with --lr")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--quick", action="store_true", help="tiny nets, 1 epoch, 1024 examples")
+    train.add_argument("--out", default="runs/train")
+    train.set_defaults(run=run)
+    return train
+
+
+def build_options(args, spec, data_shape, num_classes=None):
+    """The registry build options of parsed `kmgan train` arguments.
+
+    Args:
+        args: the parsed arguments.
+        spec: the game's `kmgan.games.registry.GameSpec`.
+        data_shape: shape of one example.
+        num_classes: classes of a labelled game (None: not one).
+
+    Returns:
+        dict of keyword arguments for `spec.build`.
+
+    Raises:
+        ValueError: for an option the game does not take.
+    """
+    options = {"seed": args.seed}
+    if args.latent_dim is not None:
+        options["latent_dim"] = args.latent_dim
+    if args.quick:
+        options["base_filters"] = 8
+    if args.base_filters is not None:
+        options["base_filters"] = args.base_filters
+    if args.loss is not None:
+        options["loss"] = args.loss
+    for flag, (option, games) in _GAME_OPTIONS.items():
+        value = getattr(args, flag)
+        if value is None or value is False:
+            continue
+        if spec.name not in games:
+            raise ValueError(
+                f"--{flag.replace('_', '-')} is an option of {', '.join(games)}, not of "
+                f"{spec.name}."
+            )
+        options[option] = value
+    if spec.labels:
+        options["num_classes"] = num_classes
+    evaluator = resolve_evaluator(args.evaluator, spec, data_shape)
+    if evaluator is not None:
+        options["evaluator"] = evaluator
+    return options
+
+
+def resolve_evaluator(value, spec, data_shape):
+    """The frozen evaluator `--evaluator` names, or None.
+
+    Args:
+        value: None, "none", "imagenet", a MobileNetV2 `.h5` weights file or
+            a `.keras` classifier.
+        spec: the game's `GameSpec` (scoregan needs an evaluator).
+        data_shape: shape of one example (the evaluator's channels).
+
+    Raises:
+        ValueError: scoregan without an evaluator, or a value that is none
+            of the above.
+    """
+    from kmgan import evaluators
+
+    if value in (None, "none"):
+        if spec.needs_evaluator:
+            raise ValueError(
+                f"{spec.name} needs --evaluator: 'imagenet' (Keras' ImageNet MobileNetV2 "
+                "weights, fetched once into ~/.keras/models/), the path of a MobileNetV2 "
+                "weights .h5 file (mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"
+                "), or a frozen classifier saved as .keras. Without an evaluator the game "
+                "is controlgan."
+            )
+        return None
+    channels = data_shape[-1] if len(data_shape) == 3 else None
+    if value == "imagenet" or str(value).endswith(".h5"):
+        if channels not in (1, 3):
+            raise ValueError(
+                f"A MobileNetV2 evaluator scores 1- or 3-channel images; the data have "
+                f"examples of shape {tuple(data_shape)}."
+            )
+        return evaluators.mobilenet_v2(weights=value, channels=channels)
+    if str(value).endswith(".keras"):
+        if not os.path.isfile(value):
+            raise FileNotFoundError(f"--evaluator: no file {value}.")
+        import keras
+
+        return evaluators.frozen(keras.saving.load_model(value, safe_mode=True))
+    raise ValueError(
+        f"--evaluator must be 'imagenet', 'none', a .h5 MobileNetV2 weights file or a "
+        f".keras classifier; got {value!r}."
+    )
+
+
+def _num_classes(dataset):
+    import numpy as np
+
+    top = -1
+    for batch in dataset.as_numpy_iterator():
+        if not isinstance(batch, tuple) or len(batch) < 2:
+            raise ValueError("This game trains on (images, labels); the data have no labels.")
+        top = max(top, int(np.max(batch[1])))
+    return top + 1
+
+
+def run(args):
+    """Runs `kmgan train` for parsed arguments; returns the trained game."""
+    import keras
+
+    from kmgan import callbacks
+    from kmgan import data
+    from kmgan.games import registry
+
+    spec = registry.get(args.game)
+    image_size = (args.image_size, args.image_size) if args.image_size else None
+    max_examples = args.max_examples or (1024 if args.quick else None)
+    dataset = data.load(
+        args.data, split=args.split, batch_size=args.batch_size, seed=args.seed,
+        image_size=image_size, max_examples=max_examples,
+    )
+    data_shape = tuple(dataset.element_spec[0].shape[1:])
+    spec.check_shape(data_shape)
+    num_classes = None
+    if spec.labels:
+        num_classes = args.num_classes or _num_classes(dataset)
+    game = spec.build(data_shape, **build_options(args, spec, data_shape, num_classes))
+    if args.lr is None:
+        game.compile()
+    else:
+        game.compile(**{
+            role: keras.optimizers.Adam(args.lr, beta_1=args.beta_1)
+            for role in game.optimizer_roles
+        })
+    os.makedirs(args.out, exist_ok=True)
+    epochs = 1 if args.quick else args.epochs
+    history = game.fit(
+        dataset, epochs=epochs, verbose=2,
+        callbacks=[
+            callbacks.SampleGrid(os.path.join(args.out, "samples")),
+            callbacks.GeneratorCheckpoint(os.path.join(args.out, "generator.keras")),
+            keras.callbacks.CSVLogger(os.path.join(args.out, "log.csv")),
+            keras.callbacks.TerminateOnNaN(),
+        ],
+    )
+    game.save(os.path.join(args.out, "game.keras"))
+    with open(os.path.join(args.out, "args.json"), "w") as f:
+        json.dump({k: v for k, v in vars(args).items() if k != "run"}, f, indent=1)
+    last = {k: round(v[-1], 4) for k, v in history.history.items()}
+    print(f"trained {args.game} on {args.data}: {last}")
+    print(f"wrote {args.out}/game.keras, generator.keras, samples/, log.csv")
+    return game

@@ -1,0 +1,321 @@
+"""Exact resume: a run resumed by BackupAndRestore ends as the uninterrupted run.
+
+Every game trains on one of kmgan's shuffled pipelines. The uninterrupted
+run keeps a copy of its backup after epoch `STOP`; a fresh game (other
+initial weights, other noise seed) and a fresh pipeline resume from that
+copy. Weights, optimizer state, noise state and logged history must match
+bit for bit. A real interruption (an exception, then a new `fit`), plain
+`keras.callbacks.BackupAndRestore`, and a SIGKILL mid-epoch of a separate
+process are checked too.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import kmgan
+from kmgan.nets import megan as megan_nets
+from kmgan.nets import multi
+from kmgan.nets.stacked import stacked_mlp_discriminator
+from tests import helpers
+
+EPOCHS = 3
+STOP = 1  # the copied backup holds the state after this many epochs
+BATCH = 8
+NUM_BATCHES = 3  # batches per epoch
+LATENT = 4
+IMAGE_SHAPE = (8, 8, 1)
+NUM_CLASSES = 3
+RESUME_SCRIPT = os.path.join(os.path.dirname(__file__), "resume_run.py")
+
+
+def _adam():
+    return keras.optimizers.Adam(1e-3, beta_1=0.5)
+
+
+def _points(seed=3):
+    return kmgan.data.mixture_dataset(
+        "ring", num_samples=BATCH * NUM_BATCHES, batch_size=BATCH, seed=seed
+    )
+
+
+def _labelled_images(shape=IMAGE_SHAPE, seed=3):
+    rng = np.random.default_rng(0)
+    n = BATCH * NUM_BATCHES
+    x = rng.integers(0, 256, (n, *shape), dtype=np.uint8)
+    y = np.arange(n) % NUM_CLASSES
+    return kmgan.data.from_arrays(x, y, batch_size=BATCH, seed=seed)
+
+
+def _mlp_g(seed):
+    return kmgan.nets.mlp_generator(LATENT, 2, (8,), seed=seed)
+
+
+def _mlp_d(seed):
+    return kmgan.nets.mlp_discriminator(2, (8,), seed=seed)
+
+
+def _gan(seed):
+    return kmgan.GAN(_mlp_g(seed), _mlp_d(seed + 1), seed=seed)
+
+
+def _gman_list(seed):
+    ds = [_mlp_d(seed + 1 + i) for i in range(2)]
+    return kmgan.GMAN(_mlp_g(seed), ds, aggregator="mean", seed=seed)
+
+
+def _gman_stacked(seed):
+    d = stacked_mlp_discriminator(2, 2, (8,), seed=seed + 1)
+    return kmgan.GMAN(_mlp_g(seed), d, aggregator="mean", seed=seed)
+
+
+def _mgan(seed):
+    g = multi.mgan_mlp_generator(2, LATENT, 2, (8, 8), seed=seed)
+    d = multi.mgan_mlp_discriminator(2, hidden_units=(8,), seed=seed + 1)
+    return kmgan.MGAN(g, d, seed=seed)
+
+
+def _madgan(seed):
+    g = multi.madgan_mlp_generator(2, LATENT, 2, (8, 8), seed=seed)
+    d = multi.madgan_mlp_discriminator(2, hidden_units=(8,), seed=seed + 1)
+    return kmgan.MADGAN(g, d, seed=seed)
+
+
+def _megan(seed):
+    experts = megan_nets.megan_mlp_experts(2, latent_dim=LATENT, hidden_units=(8, 8), seed=seed)
+    gate = megan_nets.megan_gate(2, LATENT, 8, encoding_dim=4, hidden_units=(8,), seed=seed + 1)
+    return kmgan.MEGAN(experts, _mlp_d(seed + 2), gate=gate, seed=seed)
+
+
+def _conditional_nets(seed):
+    init = keras.initializers.GlorotUniform
+    z = keras.Input((LATENT,), name="z")
+    y = keras.Input((), dtype="int32", name="labels")
+    h = layers.Concatenate()([z, layers.Embedding(NUM_CLASSES, 2)(y)])
+    h = layers.Dense(8, activation="relu", kernel_initializer=init(seed))(h)
+    h = layers.BatchNormalization()(h)
+    h = layers.Dense(int(np.prod(IMAGE_SHAPE)), "tanh", kernel_initializer=init(seed + 1))(h)
+    g = keras.Model([z, y], layers.Reshape(IMAGE_SHAPE)(h), name="g")
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    y = keras.Input((), dtype="int32", name="labels")
+    h = layers.Concatenate()([layers.Flatten()(x), layers.Embedding(NUM_CLASSES, 2)(y)])
+    h = layers.Dense(8, kernel_initializer=init(seed + 2))(h)
+    d = keras.Model([x, y], layers.Dense(1, kernel_initializer=init(seed + 3))(h), name="d")
+    return g, d
+
+
+def _cgan(seed):
+    return kmgan.ConditionalGAN(*_conditional_nets(seed), num_classes=NUM_CLASSES, seed=seed)
+
+
+def _controlgan(seed):
+    g, d, c = helpers.tiny_players(g_seed=seed)
+    return kmgan.ControlGAN(g, d, c, d_steps=1, seed=seed)
+
+
+# name -> (game builder, its shuffled pipeline: the same data and order
+# seeds every time it is built)
+GAMES = {
+    "gan": (_gan, _points),
+    "gman_list": (_gman_list, _points),
+    "gman_stacked": (_gman_stacked, _points),
+    "mgan": (_mgan, _points),
+    "madgan": (_madgan, _points),
+    "megan": (_megan, _points),
+    "cgan": (_cgan, _labelled_images),
+    "controlgan": (_controlgan, lambda: _labelled_images(shape=helpers.SHAPE)),
+}
+
+
+def build(name, seed):
+    """The game `name` with networks and noise seeded by `seed`, compiled,
+    and a new pipeline for it."""
+    keras.utils.set_random_seed(seed)
+    make_game, make_data = GAMES[name]
+    game, dataset = make_game(seed), make_data()
+    optimizers = {role: _adam() for role in ("d_optimizer", "g_optimizer")}
+    if name == "megan":
+        optimizers["gate_optimizer"] = _adam()
+    if name == "controlgan":
+        optimizers["c_optimizer"] = _adam()
+    game.compile(**optimizers)
+    return game, dataset
+
+
+def state(game):
+    """Every variable a resumed run must restore, as numpy arrays."""
+    values = [helpers.value(v) for v in game.weights]
+    values += [helpers.value(v) for v in game.optimizer.variables]
+    values.append(helpers.value(game.seed_generator.state))
+    return values
+
+
+def scramble(game, seed=1):
+    """Overwrites every variable `state` reads: only a restore brings them back."""
+    rng = np.random.default_rng(seed)
+    for v in [*game.weights, *game.optimizer.variables, game.seed_generator.state]:
+        old = helpers.value(v)
+        new = rng.integers(1, 1000, old.shape) if old.dtype.kind in "iu" else rng.normal(size=old.shape)
+        v.assign(new.astype(old.dtype))
+
+
+def assert_same_state(a, b):
+    assert len(a) == len(b)
+    for i, (x, y) in enumerate(zip(a, b)):
+        np.testing.assert_array_equal(x, y, err_msg=f"state entry {i}")
+
+
+class CopyBackupAfter(keras.callbacks.Callback):
+    """Copies the backup directory once epoch `epoch` (1-based count) is saved."""
+
+    def __init__(self, epochs_done, backup_dir, copy_dir):
+        super().__init__()
+        self.epochs_done, self.backup_dir, self.copy_dir = epochs_done, backup_dir, copy_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs_done:
+            shutil.copytree(self.backup_dir, self.copy_dir)
+
+
+class StopAt(keras.callbacks.Callback):
+    """Interrupts `fit` when epoch `epoch` (0-based) begins."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt(f"stopped at epoch {epoch}")
+
+
+# ------------------------------------------------------------- every game
+
+
+@pytest.mark.parametrize("name", list(GAMES))
+def test_resumed_run_is_bit_identical(name, tmp_path):
+    # One game object (one compiled step), its state overwritten before the
+    # resume; a fresh pipeline. test_interrupted_run_... resumes fresh objects.
+    backup, copy = str(tmp_path / "backup"), str(tmp_path / "copy")
+    game, dataset = build(name, seed=0)
+    history = game.fit(
+        dataset,
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=[
+            kmgan.callbacks.BackupAndRestore(backup),
+            CopyBackupAfter(STOP, backup, copy),
+        ],
+    ).history
+    expected = state(game)
+
+    scramble(game)
+    later = game.fit(
+        GAMES[name][1](),
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=[kmgan.callbacks.BackupAndRestore(copy)],
+    ).history
+
+    assert_same_state(state(game), expected)
+    assert later == {k: v[STOP:] for k, v in history.items()}
+    assert not os.path.exists(copy)  # deleted once the resumed fit completed
+
+
+def test_interrupted_run_resumed_by_fresh_objects_with_keras_callback(tmp_path):
+    """A real interruption; a new game (other weights, other noise seed) and
+    a new pipeline resume it with Keras' own BackupAndRestore (kmgan games
+    sync their pipelines' epoch themselves)."""
+    game, dataset = build("gman_list", seed=0)
+    uninterrupted = game.fit(dataset, epochs=EPOCHS, verbose=0).history
+    expected = state(game)
+
+    backup = str(tmp_path / "backup")
+    game, dataset = build("gman_list", seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        game.fit(
+            dataset,
+            epochs=EPOCHS,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(backup), StopAt(STOP + 1)],
+        )
+    first = game.history.history
+    game, dataset = build("gman_list", seed=1)
+    assert any(not np.array_equal(a, b) for a, b in zip(state(game), expected))
+    second = game.fit(
+        dataset, epochs=EPOCHS, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup)]
+    ).history
+
+    assert_same_state(state(game), expected)
+    assert {k: first[k] + second[k] for k in first} == uninterrupted
+
+
+def test_plain_keras_model_resumes_exactly_with_kmgan_callback(tmp_path):
+    """A plain keras.Model gets SyncEpoch from kmgan's BackupAndRestore."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), layers.Dense(3)])
+    model.compile(_adam(), loss="sparse_categorical_crossentropy")
+    backup, copy = str(tmp_path / "backup"), str(tmp_path / "copy")
+    callbacks = [kmgan.callbacks.BackupAndRestore(backup), CopyBackupAfter(STOP, backup, copy)]
+    history = model.fit(_points(), epochs=EPOCHS, verbose=0, callbacks=callbacks).history
+    expected = [helpers.value(v) for v in model.weights + model.optimizer.variables]
+    for v in model.weights:
+        v.assign(np.zeros(v.shape, v.dtype))
+    callbacks = [kmgan.callbacks.BackupAndRestore(copy)]
+    later = model.fit(_points(), epochs=EPOCHS, verbose=0, callbacks=callbacks).history
+    got = [helpers.value(v) for v in model.weights + model.optimizer.variables]
+    assert_same_state(got, expected)
+    assert later == {k: v[STOP:] for k, v in history.items()}
+
+
+# ------------------------------------------------------------- SIGKILL
+
+
+def _run_script(args, out_dir, kill_at=None, timeout=120):
+    """Runs tests/resume_run.py; with `kill_at`, SIGKILLs it once it reports
+    that it is inside that (epoch, batch)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
+    command = [sys.executable, RESUME_SCRIPT, "--out", str(out_dir), *args]
+    if kill_at is not None:
+        command += ["--pause-at", f"{kill_at[0]},{kill_at[1]}"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if kill_at is not None and line.startswith("paused"):
+                process.send_signal(signal.SIGKILL)
+        process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, "".join(lines)
+
+
+def test_sigkill_mid_epoch_then_same_command_ends_as_uninterrupted(tmp_path):
+    """The interrupted epoch is replayed from its start: the rerun of the
+    same command ends with the uninterrupted run's weights."""
+    from tests import resume_run
+
+    expected = resume_run.train(str(tmp_path / "reference"))
+
+    out = tmp_path / "run"
+    code, log = _run_script([], out, kill_at=(2, 1))
+    assert code == -signal.SIGKILL, log
+    assert not (out / "final.npz").exists()
+    code, log = _run_script([], out)
+    assert code == 0, log
+    assert "started at epoch 2" in log, log
+    with np.load(out / "final.npz") as final:
+        got = [final[f"arr_{i}"] for i in range(len(final.files))]
+    assert_same_state(got, expected)
