@@ -64,8 +64,8 @@ def save_scatter(points, path, reference=None, colors=None, title=None):
         reference = np.asarray(reference)
         ax.scatter(reference[:, 0], reference[:, 1], s=4, c="0.75", label="real")
     points = np.asarray(points)
-    ax.scatter(points[:, 0], points[:, 1], s=4, c=colors, cmap="tab10" if colors is not None else None,
-               label="generated")
+    ax.scatter(points[:, 0], points[:, 1], s=4, c=colors,
+               cmap="tab10" if colors is not None else None, label="generated")
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
@@ -245,7 +245,9 @@ def fid_of_samples(real_images, features=None, num_samples=None, seed=0):
         feats = features or stats.setdefault("features", inception.InceptionFeatures())
         if "real" not in stats:
             stats["real"] = inception.activation_statistics(real_images, feats)
-        fake = inception.activation_statistics(model.sample(num_samples or len(real_images), seed=seed), feats)
+        fake = inception.activation_statistics(
+            model.sample(num_samples or len(real_images), seed=seed), feats
+        )
         return inception.frechet_distance(*stats["real"], *fake)
 
     return fid
@@ -293,7 +295,7 @@ def kid_of_samples(real, features=None, num_samples=None, seed=0, num_subsets=10
     Returns:
         A callable ``fn(model) -> float``.
     """
-    from kmgan.metrics import kid
+    from kmgan.metrics.kid import kid  # the function; kmgan.metrics.kid is it too
 
     ref = _RealFeatures(real, features)
     n = num_samples or ref.count
@@ -302,8 +304,8 @@ def kid_of_samples(real, features=None, num_samples=None, seed=0, num_subsets=10
 
     def kid_metric(model):
         fake = model.sample(n, seed=seed)
-        return kid.kid(ref.get(), fake, features, num_subsets=num_subsets,
-                       subset_size=subset_size, seed=seed)[0]
+        return kid(ref.get(), fake, features, num_subsets=num_subsets,
+                   subset_size=subset_size, seed=seed)[0]
 
     return kid_metric
 

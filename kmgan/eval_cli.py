@@ -105,7 +105,8 @@ def _check_args(args, metrics):
 
     for name in ("num", "batch_size", "kid_subsets", "pr_k", "dc_k", "min_count"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive; got {getattr(args, name)}.")
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be positive; got {getattr(args, name)}.")
     if args.real_num is not None and args.real_num < 2:
         raise ValueError(f"--real-num must be at least 2; got {args.real_num}.")
     need = 1
@@ -292,7 +293,8 @@ def format_table(result):
              f"{result['num_generated']} generated"
              + (f", {result['num_real']} real" if result["num_real"] else "")]
     if result["features"]:
-        note = "comparable to papers" if result["comparable_to_papers"] else "not comparable to papers"
+        note = ("comparable to papers" if result["comparable_to_papers"]
+                else "not comparable to papers")
         lines.append(f"features: {result['features']} ({note})")
     width = max(len(label) for _, label, _ in _ROWS)
     for key, label, fmt in _ROWS:

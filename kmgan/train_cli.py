@@ -68,6 +68,9 @@ def add_parser(subparsers):
                             "once), a MobileNetV2 weights .h5 file, a frozen classifier .keras "
                             "file, or 'none'")
     train.add_argument("--loss", default=None, help="adversarial loss (default: the game's)")
+    train.add_argument("--d-steps", type=int, default=None,
+                       help="discriminator steps per generator step (default: the game's; "
+                            "5 for controlgan/scoregan)")
     train.add_argument("--label-smoothing", type=float, default=None)
     train.add_argument("--base-filters", type=int, default=None,
                        help="width of the convolutional nets (default: the game's)")
@@ -106,6 +109,8 @@ def build_options(args, spec, data_shape, num_classes=None):
         options["base_filters"] = args.base_filters
     if args.loss is not None:
         options["loss"] = args.loss
+    if args.d_steps is not None:
+        options["d_steps"] = args.d_steps
     for flag, (option, games) in _GAME_OPTIONS.items():
         value = getattr(args, flag)
         if value is None or value is False:

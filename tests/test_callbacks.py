@@ -177,6 +177,73 @@ def test_evaluate_every_logs_metrics_and_keeps_the_best_generator(tmp_path):
     assert np.isnan(values[0]) and np.isfinite(values[1]) and np.isfinite(values[2])
     assert "distance" in csv.read_text().splitlines()[0]
     assert evaluate.best_value == min(values[1], values[2])
-    assert keras.saving.load_model(best, safe_mode=True).predict(np.zeros((2, 4), "float32"), verbose=0).shape == (2, 2)
+    kept = keras.saving.load_model(best, safe_mode=True)
+    assert kept.predict(np.zeros((2, 4), "float32"), verbose=0).shape == (2, 2)
     with pytest.raises(ValueError, match="best"):
         EvaluateEvery({"fid": distance}, best="is")
+
+
+class _Projection:
+    """A fake feature extractor: grey pixels times a fixed random matrix."""
+
+    batch_size = 32
+    input_size = 12
+    feature_dim = 8
+    weights_tag = "projection"
+    comparable_to_papers = False
+    name = "projection"
+
+    def __init__(self):
+        self.matrix = np.random.default_rng(0).normal(size=(144, 8)).astype("float32")
+
+    def __call__(self, images, value_range=None):
+        from kmgan.metrics.inception import preprocess_images
+
+        x = preprocess_images(images, value_range).mean(axis=-1)
+        return x.reshape(len(x), -1) @ self.matrix, None
+
+
+def test_evaluate_every_takes_kid_prdc_and_classifier_metrics(tmp_path):
+    from kmgan import callbacks
+    from kmgan.metrics import domain
+    from kmgan.metrics.kid import kid_from_features
+
+    layers = keras.layers
+    z = keras.Input((4,))
+    g = keras.Model(z, layers.Reshape((12, 12, 1))(layers.Dense(144, activation="tanh")(z)))
+    x = inp = keras.Input((12, 12, 1))
+    gan = kmgan.GAN(g, keras.Model(inp, layers.Dense(1)(layers.Flatten()(x))))
+    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    real = np.random.default_rng(0).uniform(-1, 1, size=(64, 12, 12, 1)).astype("float32")
+    proj = _Projection()
+    clf = domain.DomainClassifier(domain.classifier_network((12, 12, 1), 10, seed=0),
+                                  class_distribution=np.ones(10))
+    evaluate = callbacks.EvaluateEvery({
+        "kid": callbacks.kid_of_samples(real, proj, num_samples=60, num_subsets=5, subset_size=50),
+        "pr": callbacks.prdc_of_samples(real, proj, num_samples=60),
+        "cfid": callbacks.classifier_fid_of_samples(real, clf, num_samples=60),
+        "classes": callbacks.classes_covered_of_samples(clf, num_samples=60),
+    }, every=2, best="pr_coverage", mode="max")
+    csv = tmp_path / "log.csv"
+    history = gan.fit(real, batch_size=16, epochs=3, verbose=0,
+                      callbacks=[evaluate, keras.callbacks.CSVLogger(str(csv))])
+    names = ["kid", "pr_precision", "pr_recall", "pr_density", "pr_coverage", "cfid", "classes"]
+    header = csv.read_text().splitlines()[0].split(",")
+    for name in names:
+        values = history.history[name]
+        assert np.isnan(values[0]) and np.isfinite(values[1]) and np.isfinite(values[2]), name
+        assert name in header
+    assert 0 <= history.history["pr_coverage"][2] <= 1
+    assert evaluate.best_value == max(history.history["pr_coverage"][1:])
+    # The last epoch's values are the final generator's.
+    fake = gan.sample(60, seed=0)
+    expected = kid_from_features(proj(real)[0], proj(fake)[0], 5, 50, seed=0)[0]
+    np.testing.assert_allclose(history.history["kid"][2], expected, rtol=1e-4)
+    assert history.history["classes"][2] == clf.classes_covered(fake)
+    np.testing.assert_allclose(
+        history.history["cfid"][2], kmgan.metrics.fid(real, fake, features=clf), rtol=1e-4
+    )
+    with pytest.raises(ValueError, match="pr_coverage"):
+        callbacks.EvaluateEvery({"pr": callbacks.prdc_of_samples(real, proj)}, best="pr")
+    with pytest.raises(ValueError, match="at least 100"):
+        callbacks.kid_of_samples(real, proj, subset_size=100)

@@ -98,17 +98,19 @@ def _conditional_nets(seed):
     init = keras.initializers.GlorotUniform
     z = keras.Input((LATENT,), name="z")
     y = keras.Input((), dtype="int32", name="labels")
-    h = layers.Concatenate()([z, layers.Embedding(NUM_CLASSES, 2)(y)])
-    h = layers.Dense(8, activation="relu", kernel_initializer=init(seed))(h)
-    h = layers.BatchNormalization()(h)
-    h = layers.Dense(int(np.prod(IMAGE_SHAPE)), "tanh", kernel_initializer=init(seed + 1))(h)
-    g = keras.Model([z, y], layers.Reshape(IMAGE_SHAPE)(h), name="g")
+    h = layers.Concatenate(name="g_in")([z, layers.Embedding(NUM_CLASSES, 2, name="g_emb")(y)])
+    h = layers.Dense(8, activation="relu", kernel_initializer=init(seed), name="g_hidden")(h)
+    h = layers.BatchNormalization(name="g_bn")(h)
+    size = int(np.prod(IMAGE_SHAPE))
+    h = layers.Dense(size, "tanh", kernel_initializer=init(seed + 1), name="g_out")(h)
+    g = keras.Model([z, y], layers.Reshape(IMAGE_SHAPE, name="g_image")(h), name="g")
     x = keras.Input(IMAGE_SHAPE, name="image")
     y = keras.Input((), dtype="int32", name="labels")
-    h = layers.Concatenate()([layers.Flatten()(x), layers.Embedding(NUM_CLASSES, 2)(y)])
-    h = layers.Dense(8, kernel_initializer=init(seed + 2))(h)
-    d = keras.Model([x, y], layers.Dense(1, kernel_initializer=init(seed + 3))(h), name="d")
-    return g, d
+    e = layers.Embedding(NUM_CLASSES, 2, name="d_emb")(y)
+    h = layers.Concatenate(name="d_in")([layers.Flatten(name="d_flat")(x), e])
+    h = layers.Dense(8, kernel_initializer=init(seed + 2), name="d_hidden")(h)
+    out = layers.Dense(1, kernel_initializer=init(seed + 3), name="d_logit")(h)
+    return g, keras.Model([x, y], out, name="d")
 
 
 def _cgan(seed):

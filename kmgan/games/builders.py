@@ -82,7 +82,8 @@ def report_game(
         stacked: the N identical discriminators as one stacked model (DCGAN
             or MLP discriminators only).
         label_smoothing: None gives the report's: soft labels (0.1) for
-            gan/gman, none for dcgan/dcgman.
+            gan/gman, none for dcgan/dcgman (nor for the hinge and Wasserstein
+            losses, where soft labels mean nothing).
         **game_kwargs: `GAN` / `GMAN` arguments (aggregator, loss, d_steps,
             the shared hooks, ...).
 
@@ -91,8 +92,9 @@ def report_game(
     """
     data_shape = tuple(data_shape)
     game = ("dc" if conv else "") + ("gman" if multi else "gan")
-    if label_smoothing is None:
-        label_smoothing = 0.0 if conv else 0.1
+    if label_smoothing is None:  # soft labels mean nothing to hinge / Wasserstein losses
+        loss = game_kwargs.get("loss", "non_saturating")
+        label_smoothing = 0.0 if conv or loss in ("hinge", "wasserstein") else 0.1
     n = num_discriminators if multi else 1
     d_filters = base_filters if d_base_filters is None else d_base_filters
     d_units = hidden_units if d_hidden_units is None else d_hidden_units

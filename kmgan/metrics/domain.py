@@ -269,7 +269,8 @@ class DomainClassifier:
             chunk = x[start : start + size]
             m = len(chunk)
             if m < size:
-                chunk = np.concatenate([chunk, np.zeros((size - m,) + chunk.shape[1:], chunk.dtype)])
+                pad = np.zeros((size - m,) + chunk.shape[1:], chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
             f, z = self._both.predict_on_batch(chunk)
             feats.append(_to_numpy(f)[:m])
             logits.append(_to_numpy(z)[:m])
@@ -328,7 +329,9 @@ class DomainClassifier:
             )
         counts = np.asarray(counts, np.float64).reshape(-1)
         if counts.shape != (self.num_classes,) or not counts.sum() > 0:
-            raise ValueError(f"Expected {self.num_classes} counts with a positive sum; got {counts}.")
+            raise ValueError(
+                f"Expected {self.num_classes} counts with a positive sum; got {counts}."
+            )
         p = counts / counts.sum()
         return float(special.rel_entr(p, self.class_distribution).sum())
 

@@ -284,7 +284,9 @@ def resolve_features(sets, features, min_count=1, num_samples=None, batch_size=N
         a = extract_features(s, features, num_samples=num_samples, batch_size=batch_size,
                              value_range=value_range)
         if a.shape[0] < min_count:
-            raise ValueError(f"{names[i]} gave {a.shape[0]} images; at least {min_count} are needed.")
+            raise ValueError(
+                f"{names[i]} gave {a.shape[0]} images; at least {min_count} are needed."
+            )
         out.append(a)
     if len({a.shape[1] for a in out}) > 1:
         raise ValueError(f"The feature dimensions differ: {[a.shape[1] for a in out]}.")
