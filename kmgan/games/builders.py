@@ -317,7 +317,7 @@ def cgan(
 
 
 def _control_players(game, data_shape, num_classes, latent_dim, base_filters, d_base_filters,
-                     seed):
+                     classifier_blocks, seed):
     _require_images(game, data_shape)
     shape = tuple(data_shape)
     d_width = base_filters if d_base_filters is None else d_base_filters
@@ -329,7 +329,7 @@ def _control_players(game, data_shape, num_classes, latent_dim, base_filters, d_
                              width=base_filters, seed=seed),
         nets.sngan_discriminator(image_shape=shape, width=d_width, seed=seed + 1),
         nets.sngan_classifier(num_classes, image_shape=shape, widths=tuple(widths),
-                              seed=seed + 2),
+                              blocks_per_stage=classifier_blocks, seed=seed + 2),
     )
 
 
@@ -339,6 +339,7 @@ def controlgan(
     latent_dim=128,
     base_filters=256,
     d_base_filters=None,
+    classifier_blocks=3,
     seed=0,
     **game_kwargs,
 ):
@@ -353,12 +354,13 @@ def controlgan(
     Args:
         data_shape: (H, W, C), square, H >= 8.
         num_classes: number of classes.
+        classifier_blocks: ResBlocks per classifier stage (3 in Table 1).
         latent_dim, base_filters, d_base_filters, seed: see the module
             docstring.
         **game_kwargs: `ControlGAN` arguments (the shared hooks included).
     """
     players = _control_players("controlgan", data_shape, num_classes, latent_dim,
-                               base_filters, d_base_filters, seed)
+                               base_filters, d_base_filters, classifier_blocks, seed)
     return ControlGAN(*players, num_classes=num_classes, seed=seed, **game_kwargs)
 
 
@@ -369,6 +371,7 @@ def scoregan(
     latent_dim=128,
     base_filters=256,
     d_base_filters=None,
+    classifier_blocks=3,
     seed=0,
     **game_kwargs,
 ):
@@ -378,8 +381,8 @@ def scoregan(
         data_shape: (H, W, C), square, H >= 8.
         evaluator: the frozen evaluator, e.g.
             `kmgan.evaluators.mobilenet_v2(weights="imagenet")` (required).
-        num_classes, latent_dim, base_filters, d_base_filters, seed: as
-            `controlgan`.
+        num_classes, latent_dim, base_filters, d_base_filters,
+            classifier_blocks, seed: as `controlgan`.
         **game_kwargs: `ScoreGAN` arguments.
     """
     if evaluator is None:
@@ -389,6 +392,6 @@ def scoregan(
             "(or weights='/path/to/mobilenet_v2_....h5'); without one it is controlgan."
         )
     players = _control_players("scoregan", data_shape, num_classes, latent_dim,
-                               base_filters, d_base_filters, seed)
+                               base_filters, d_base_filters, classifier_blocks, seed)
     return ScoreGAN(*players, evaluator=evaluator, num_classes=num_classes, seed=seed,
                     **game_kwargs)

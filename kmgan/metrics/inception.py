@@ -878,8 +878,9 @@ def real_statistics(
     """
     path = real_statistics_path(dataset_name, split, features, cache_dir)
     if not recompute and os.path.isfile(path):
-        with np.load(path) as data:
-            return np.asarray(data["mu"], np.float64), np.asarray(data["sigma"], np.float64)
+        cached = _read_cached_statistics(path)
+        if cached is not None:
+            return cached
     stats = RunningStatistics()
     for pool, _ in _iter_outputs(images_or_batches, features, num_samples, batch_size, value_range):
         stats.update(pool)
@@ -892,6 +893,27 @@ def real_statistics(
             split=str(split), weights_tag=str(getattr(features, "weights_tag", "imagenet")),
         )
     os.replace(tmp, path)
+    return mu, sigma
+
+
+def _read_cached_statistics(path):
+    """`(mu, sigma)` from a cache file, or None (with a warning) when the
+    file is damaged: it is then rebuilt."""
+    try:
+        with np.load(path) as data:
+            mu = np.asarray(data["mu"], np.float64)
+            sigma = np.asarray(data["sigma"], np.float64)
+        if mu.ndim != 1 or sigma.shape != (len(mu), len(mu)):
+            raise ValueError(f"mu has shape {mu.shape} and sigma {sigma.shape}")
+        if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+            raise ValueError("it holds NaN or inf")
+    except Exception as e:  # a truncated zip, a bad CRC, a missing array, ...
+        warnings.warn(
+            f"The FID statistics cache {path} is damaged ({type(e).__name__}: {e}); "
+            "recomputing it from the real images.",
+            stacklevel=3,
+        )
+        return None
     return mu, sigma
 
 
