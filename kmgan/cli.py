@@ -29,13 +29,12 @@ def _sample(args):
 
 
 def _battle(args):
-    import keras
     import numpy as np
 
     import kmgan
     from kmgan import data
 
-    games = [keras.saving.load_model(p, safe_mode=True) for p in (args.game_1, args.game_2)]
+    games = [kmgan.saving.load_model(p) for p in (args.game_1, args.game_2)]
     image_size = (args.image_size, args.image_size) if args.image_size else None
     x_test = np.concatenate(
         [x for x, _ in data.load(args.data, split=args.split, batch_size=args.batch_size,

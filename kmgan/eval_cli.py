@@ -73,7 +73,7 @@ def add_arguments(parser):
     parser.add_argument("--min-count", type=int, default=1,
                         help="images a class needs to count as covered")
     parser.add_argument("--fid-method", default="sqrtm", choices=("sqrtm", "eigh"))
-    parser.add_argument("--domain-epochs", type=int, default=3)
+    parser.add_argument("--domain-epochs", type=int, default=5)
     parser.add_argument("--domain-max-examples", type=int, default=None,
                         help="train the domain classifier on the first N images only")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_ROOT,
@@ -248,6 +248,7 @@ def evaluate_file(args):
         "num_real": int(num_real) if feature_metrics else None,
         "metrics": scores,
         "features": getattr(extractor, "name", None),
+        "features_key": feats.extractor_tag(extractor) if extractor is not None else None,
         "comparable_to_papers": bool(getattr(extractor, "comparable_to_papers", False)),
         "settings": {
             "kid_subsets": args.kid_subsets, "kid_subset_size": args.kid_subset_size,

@@ -210,13 +210,15 @@ def load(path):
 
     Raises:
         FileNotFoundError: when `path` does not exist.
+        kmgan.io.DamagedFileError: when the file is truncated or corrupted.
     """
     import kmgan  # noqa: F401  registers kmgan's layers and games
+    from kmgan import saving
 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such generator file: {path}")
-    return sampler_model(keras.saving.load_model(path, safe_mode=True))
+    return sampler_model(saving.load_model(path))  # refuses a damaged file
 
 
 def num_generators(sampler):

@@ -7,23 +7,24 @@
 
 Each game gets its default networks for the data's shape and, without
 `--lr`, its paper's optimizers (`game.compile()`). Options a game does not
-have (e.g. `--discriminators` for MGAN) are refused with the list of games
-that take them. Writes `game.keras` (the whole game), `generator.keras`
+have (e.g. `--discriminators` for MGAN) are ignored with a note naming the
+games that take them. Writes `game.keras` (the whole game), `generator.keras`
 (its sampler), `samples/`, `log.csv` and `args.json` to `--out`.
 """
 
 import json
 import os
 
-#: CLI option -> (registry build option, the games that take it).
+#: CLI option -> the registry build option it sets (for the games that have it).
 _GAME_OPTIONS = {
-    "discriminators": ("num_discriminators", ("gman", "dcgman")),
-    "aggregator": ("aggregator", ("gman", "dcgman")),
-    "varied": ("varied", ("gman", "dcgman")),
-    "stacked": ("stacked", ("gman", "dcgman")),
-    "generators": ("num_generators", ("mgan", "madgan", "megan")),
-    "label_smoothing": ("label_smoothing", ("gan", "dcgan", "gman", "dcgman", "mgan",
-                                             "megan", "cgan")),
+    "discriminators": "num_discriminators",
+    "aggregator": "aggregator",
+    "varied": "varied",
+    "stacked": "stacked",
+    "generators": "num_generators",
+    "label_smoothing": "label_smoothing",
+    "loss": "loss",
+    "d_steps": "d_steps",
 }
 
 
@@ -79,13 +80,15 @@ def add_parser(subparsers):
                             "optimizers)")
     train.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 with --lr")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--quick", action="store_true", help="tiny nets, 1 epoch, 1024 examples")
+    train.add_argument("--quick", action="store_true",
+                       help="smoke run: the game's smallest nets (8 filters), 1 epoch, "
+                            "1024 examples")
     train.add_argument("--out", default="runs/train")
     train.set_defaults(run=run)
     return train
 
 
-def build_options(args, spec, data_shape, num_classes=None):
+def build_options(args, spec, data_shape, num_classes=None, log=print):
     """The registry build options of parsed `kmgan train` arguments.
 
     Args:
@@ -93,33 +96,33 @@ def build_options(args, spec, data_shape, num_classes=None):
         spec: the game's `kmgan.games.registry.GameSpec`.
         data_shape: shape of one example.
         num_classes: classes of a labelled game (None: not one).
+        log: printer of the notes on options the game does not have (they
+            are ignored, e.g. `--discriminators` for gan).
 
     Returns:
         dict of keyword arguments for `spec.build`.
 
     Raises:
-        ValueError: for an option the game does not take.
+        ValueError: scoregan without an evaluator, or a bad `--evaluator`.
     """
+    from kmgan.games import registry
+
     options = {"seed": args.seed}
     if args.latent_dim is not None:
         options["latent_dim"] = args.latent_dim
     if args.quick:
-        options["base_filters"] = 8
+        options.update(spec.quick)
     if args.base_filters is not None:
         options["base_filters"] = args.base_filters
-    if args.loss is not None:
-        options["loss"] = args.loss
-    if args.d_steps is not None:
-        options["d_steps"] = args.d_steps
-    for flag, (option, games) in _GAME_OPTIONS.items():
+    for flag, option in _GAME_OPTIONS.items():
         value = getattr(args, flag)
         if value is None or value is False:
             continue
-        if spec.name not in games:
-            raise ValueError(
-                f"--{flag.replace('_', '-')} is an option of {', '.join(games)}, not of "
-                f"{spec.name}."
-            )
+        if option not in spec.options():
+            games = [n for n in registry.names() if option in registry.get(n).options()]
+            log(f"note: --{flag.replace('_', '-')} is an option of {', '.join(games)}; "
+                f"{spec.name} has none, so it is ignored.")
+            continue
         options[option] = value
     if spec.labels:
         options["num_classes"] = num_classes

@@ -40,6 +40,7 @@ import time
 import numpy as np
 
 from kmgan import augment_cli
+from kmgan.io import atomic_write_text
 
 LOCAL_MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
                            "data", "mnist_5k.npz")
@@ -202,8 +203,7 @@ def main(argv=None):
         print("\n".join(lines), flush=True)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "summary.md")
-    with open(path, "w") as f:
-        f.write("\n".join(summary) + "\n")
+    atomic_write_text(path, "\n".join(summary) + "\n")
     print(f"wrote {path}")
     return 0
 

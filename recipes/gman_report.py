@@ -12,7 +12,6 @@ MNIST (28x28). Ends in the GAM table of the report's Figure 13.
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -124,10 +123,8 @@ def main(argv=None):
         for r in rows
     ]
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "gam_table.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(args.out, "gam_table.json"), "w") as f:
-        json.dump(rows, f, indent=1, default=str)
+    kmgan.io.atomic_write_text(os.path.join(args.out, "gam_table.md"), "\n".join(lines) + "\n")
+    kmgan.io.atomic_write_json(os.path.join(args.out, "gam_table.json"), rows, default=str)
     print("\n".join(lines))
 
 

@@ -46,7 +46,6 @@ table.
 """
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -356,9 +355,11 @@ TITLES = {
 
 
 def _write_json(args, rows, wall):
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"args": vars(args), "wall_seconds": wall, "runs": rows}, f, indent=1,
-                  default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    kmgan.io.atomic_write_json(
+        os.path.join(args.out, "results.json"),
+        {"args": vars(args), "wall_seconds": wall, "runs": rows},
+        default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o),
+    )
 
 
 def parse(argv=None):
@@ -409,8 +410,7 @@ def report(paths, out):
     """
     rows, headers = [], []
     for path in paths:
-        with open(path) as f:
-            saved = json.load(f)
+        saved = kmgan.io.read_json(path)  # a damaged file: DamagedFileError naming it
         runs, a = saved["runs"], saved["args"]
         rows += runs
         seeds = sorted({r["seed"] for r in runs})
@@ -428,9 +428,7 @@ def report(paths, out):
         sections.append(f"### {TITLES[dataset]}\n\n" + summarize(rows, dataset, games))
     sections.append(PAPER_NOTE)
     text = "\n\n".join(sections) + "\n"
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "results.md"), "w") as f:
-        f.write(text)
+    kmgan.io.atomic_write_text(os.path.join(out, "results.md"), text)
     return text
 
 
@@ -487,8 +485,7 @@ def main(argv=None):
         sections.append(f"### {TITLES[dataset]}\n\n" + summarize(rows, dataset, games))
     sections.append(PAPER_NOTE)
     text = "\n\n".join(sections) + "\n"
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(text)
+    kmgan.io.atomic_write_text(os.path.join(args.out, "results.md"), text)
     _write_json(args, rows, wall)
     print(text)
     print(f"wrote {args.out}/results.md, results.json and specialization PNGs", flush=True)

@@ -11,7 +11,6 @@ table (Markdown and JSON).
 """
 
 import argparse
-import json
 import os
 import time
 
@@ -113,10 +112,8 @@ def main(argv=None):
         f"Ring of 8 (PacGAN protocol), {args.epochs * args.steps_per_epoch} steps of batch "
         f"{args.batch_size}, backend {keras.backend.backend()}\n\n"
     )
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(header + table + "\n")
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    kmgan.io.atomic_write_text(os.path.join(args.out, "results.md"), header + table + "\n")
+    kmgan.io.atomic_write_json(os.path.join(args.out, "results.json"), rows)
     print(header + table)
     print(f"wrote {args.out}/results.md and scatter plots")
 

@@ -15,7 +15,6 @@ iterations, batch 64); ScoreGAN adds the frozen MobileNetV2 evaluator.
 """
 
 import argparse
-import json
 import math
 import os
 import time
@@ -102,12 +101,10 @@ def main(argv=None):
         rows.append({"game": game, "iterations": int(model.optimizer.iterations.numpy()),
                      "is": is_mean, "is_std": is_std, "fid": fid, "seconds": seconds})
         print(f"{game}: IS {is_mean:.2f} ± {is_std:.2f}, FID {fid:.1f}, {seconds:.0f}s", flush=True)
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+    kmgan.io.atomic_write_json(os.path.join(args.out, "results.json"), rows)
     lines = ["| game | iterations | IS | FID |", "| --- | --- | --- | --- |"]
     lines += [f"| {r['game']} | {r['iterations']} | {r['is']:.2f} ± {r['is_std']:.2f} | {r['fid']:.1f} |" for r in rows]
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    kmgan.io.atomic_write_text(os.path.join(args.out, "results.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -23,8 +23,9 @@ from tests import helpers
 # ------------------------------------------------------------------ backups
 
 
-def _model(units=3, optimizer="adam"):
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(units)])
+def _model(hidden=(), optimizer="adam"):
+    layers = [keras.layers.Dense(units) for units in hidden] + [keras.layers.Dense(3)]
+    model = keras.Sequential([keras.Input((2,)), *layers])
     model.compile(optimizer, loss="mse")
     return model
 
@@ -177,7 +178,7 @@ def test_kill_before_the_weights_rename_keeps_the_previous_backup(tmp_path):
 def test_backup_of_another_model_is_refused(backup, tmp_path):
     directory = _copy(backup, tmp_path)
     with pytest.raises(ValueError, match="(?s)does not fit this model.*delete"):
-        _fit(_model(units=4), directory, epochs=3)
+        _fit(_model(hidden=(5,)), directory, epochs=3)
 
 
 def test_backup_that_would_leave_optimizer_state_unrestored_is_refused(backup, tmp_path):

@@ -4,9 +4,9 @@ Every game trains on one of kmgan's shuffled pipelines. The uninterrupted
 run keeps a copy of its backup after epoch `STOP`; a fresh game (other
 initial weights, other noise seed) and a fresh pipeline resume from that
 copy. Weights, optimizer state, noise state and logged history must match
-bit for bit. A real interruption (an exception, then a new `fit`), plain
-`keras.callbacks.BackupAndRestore`, and a SIGKILL mid-epoch of a separate
-process are checked too.
+bit for bit. Keras' own `BackupAndRestore`, a plain `keras.Model`, and a
+SIGKILL mid-epoch of a separate process (then fresh objects resuming) are
+checked too.
 """
 
 import os
@@ -18,6 +18,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import layers
 
 import kmgan
@@ -119,7 +120,11 @@ def _cgan(seed):
 
 def _controlgan(seed):
     g, d, c = helpers.tiny_players(g_seed=seed)
-    return kmgan.ControlGAN(g, d, c, d_steps=1, seed=seed)
+    # No gradient penalty (no state of its own) and one random flip for the
+    # augmentation (random state to restore): the default pipeline and the
+    # penalty triple the compile time.
+    flip = keras.layers.RandomFlip("horizontal", seed=seed + 7)
+    return kmgan.ControlGAN(g, d, c, augmentation=flip, d_steps=1, gp_weight=0.0, seed=seed)
 
 
 # name -> (game builder, its shuffled pipeline: the same data and order
@@ -164,8 +169,18 @@ def scramble(game, seed=1):
     rng = np.random.default_rng(seed)
     for v in [*game.weights, *game.optimizer.variables, game.seed_generator.state]:
         old = helpers.value(v)
-        new = rng.integers(1, 1000, old.shape) if old.dtype.kind in "iu" else rng.normal(size=old.shape)
+        if old.dtype.kind in "iu":
+            new = rng.integers(1, 1000, old.shape)
+        else:
+            new = rng.normal(size=old.shape)
         v.assign(new.astype(old.dtype))
+
+
+def assert_same_history(got, expected):
+    """Logged histories are equal, bit for bit."""
+    assert sorted(got) == sorted(expected)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
 def assert_same_state(a, b):
@@ -198,83 +213,102 @@ class StopAt(keras.callbacks.Callback):
             raise KeyboardInterrupt(f"stopped at epoch {epoch}")
 
 
+# ------------------------------------------------------------- pipelines
+
+
+def _passes(dataset, n):
+    return [np.concatenate([np.asarray(b[0]) for b in dataset]) for _ in range(n)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kmgan.data.from_arrays(
+        np.arange(40.0).reshape(20, 2), np.arange(20), batch_size=4, seed=5
+    ),
+    lambda: kmgan.data.mixture_dataset("grid", num_samples=20, batch_size=4, seed=5),
+    lambda: kmgan.data.shuffle_by_epoch(
+        tf.data.Dataset.range(20).map(lambda i: (i, i)), buffer_size=8, seed=5
+    ).batch(4),
+])
+def test_pipeline_order_is_a_function_of_seed_and_epoch(make):
+    uninterrupted = _passes(make(), 4)
+    assert not np.array_equal(uninterrupted[0], uninterrupted[1])  # reshuffled
+    np.testing.assert_array_equal(np.sort(uninterrupted[0], 0), np.sort(uninterrupted[3], 0))
+    restarted = make()  # a new pipeline, told it is on epoch 2
+    kmgan.data.set_epoch(2)
+    for got, want in zip(_passes(restarted, 2), uninterrupted[2:]):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_epoch_permutation_is_stateless():
+    a = helpers.value(kmgan.data.epoch_permutation(10, seed=3, epoch=4))
+    np.testing.assert_array_equal(a, helpers.value(kmgan.data.epoch_permutation(10, 3, 4)))
+    assert sorted(a.tolist()) == list(range(10))
+    assert not np.array_equal(a, helpers.value(kmgan.data.epoch_permutation(10, 3, 5)))
+    with pytest.raises(ValueError, match="finite dataset"):
+        kmgan.data.shuffle_by_epoch(tf.data.Dataset.range(3).repeat(), buffer_size=3)
+    with pytest.raises(ValueError, match="epoch must be a non-negative integer"):
+        kmgan.data.set_epoch(-1)
+
+
 # ------------------------------------------------------------- every game
 
 
-@pytest.mark.parametrize("name", list(GAMES))
+# These resume with Keras' own callback: kmgan games sync their pipelines'
+# epoch themselves, so it resumes them exactly as well.
+KERAS_CALLBACK = ("gan", "gman_list")
+
+
+# The two slowest to compile (MEGAN's gate, ControlGAN's three players on
+# images) run with -m slow.
+SLOW_GAMES = ("megan", "controlgan")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_GAMES else n for n in GAMES],
+)
 def test_resumed_run_is_bit_identical(name, tmp_path):
-    # One game object (one compiled step), its state overwritten before the
-    # resume; a fresh pipeline. test_interrupted_run_... resumes fresh objects.
+    # One game object (one compiled step) whose state is overwritten before
+    # the resume, and a fresh pipeline; the SIGKILL test below resumes a
+    # fresh game in a fresh pipeline after a real kill.
+    callback = keras.callbacks.BackupAndRestore if name in KERAS_CALLBACK else None
+    callback = callback or kmgan.callbacks.BackupAndRestore
     backup, copy = str(tmp_path / "backup"), str(tmp_path / "copy")
     game, dataset = build(name, seed=0)
     history = game.fit(
         dataset,
         epochs=EPOCHS,
         verbose=0,
-        callbacks=[
-            kmgan.callbacks.BackupAndRestore(backup),
-            CopyBackupAfter(STOP, backup, copy),
-        ],
+        callbacks=[callback(backup), CopyBackupAfter(STOP, backup, copy)],
     ).history
     expected = state(game)
 
     scramble(game)
-    later = game.fit(
-        GAMES[name][1](),
-        epochs=EPOCHS,
-        verbose=0,
-        callbacks=[kmgan.callbacks.BackupAndRestore(copy)],
-    ).history
-
-    assert_same_state(state(game), expected)
-    assert later == {k: v[STOP:] for k, v in history.items()}
-    assert not os.path.exists(copy)  # deleted once the resumed fit completed
-
-
-def test_interrupted_run_resumed_by_fresh_objects_with_keras_callback(tmp_path):
-    """A real interruption; a new game (other weights, other noise seed) and
-    a new pipeline resume it with Keras' own BackupAndRestore (kmgan games
-    sync their pipelines' epoch themselves)."""
-    game, dataset = build("gman_list", seed=0)
-    uninterrupted = game.fit(dataset, epochs=EPOCHS, verbose=0).history
-    expected = state(game)
-
-    backup = str(tmp_path / "backup")
-    game, dataset = build("gman_list", seed=0)
-    with pytest.raises(KeyboardInterrupt):
-        game.fit(
-            dataset,
-            epochs=EPOCHS,
-            verbose=0,
-            callbacks=[keras.callbacks.BackupAndRestore(backup), StopAt(STOP + 1)],
-        )
-    first = game.history.history
-    game, dataset = build("gman_list", seed=1)
     assert any(not np.array_equal(a, b) for a, b in zip(state(game), expected))
-    second = game.fit(
-        dataset, epochs=EPOCHS, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup)]
-    ).history
+    later = game.fit(GAMES[name][1](), epochs=EPOCHS, verbose=0, callbacks=[callback(copy)])
 
     assert_same_state(state(game), expected)
-    assert {k: first[k] + second[k] for k in first} == uninterrupted
+    assert_same_history(later.history, {k: v[STOP:] for k, v in history.items()})
+    assert not os.path.exists(copy)  # deleted once the resumed fit completed
 
 
 def test_plain_keras_model_resumes_exactly_with_kmgan_callback(tmp_path):
     """A plain keras.Model gets SyncEpoch from kmgan's BackupAndRestore."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((2,)), layers.Dense(3)])
+    model = keras.Sequential([keras.Input((2,)), layers.Dense(8)])  # 8 modes
     model.compile(_adam(), loss="sparse_categorical_crossentropy")
     backup, copy = str(tmp_path / "backup"), str(tmp_path / "copy")
     callbacks = [kmgan.callbacks.BackupAndRestore(backup), CopyBackupAfter(STOP, backup, copy)]
-    history = model.fit(_points(), epochs=EPOCHS, verbose=0, callbacks=callbacks).history
+    fit = dict(epochs=EPOCHS, verbose=0, shuffle=False)  # the pipeline shuffles
+    history = model.fit(_points(), callbacks=callbacks, **fit).history
     expected = [helpers.value(v) for v in model.weights + model.optimizer.variables]
     for v in model.weights:
         v.assign(np.zeros(v.shape, v.dtype))
     callbacks = [kmgan.callbacks.BackupAndRestore(copy)]
-    later = model.fit(_points(), epochs=EPOCHS, verbose=0, callbacks=callbacks).history
+    later = model.fit(_points(), callbacks=callbacks, **fit).history
     got = [helpers.value(v) for v in model.weights + model.optimizer.variables]
     assert_same_state(got, expected)
-    assert later == {k: v[STOP:] for k, v in history.items()}
+    assert_same_history(later, {k: v[STOP:] for k, v in history.items()})
 
 
 # ------------------------------------------------------------- SIGKILL
@@ -304,20 +338,34 @@ def _run_script(args, out_dir, kill_at=None, timeout=120):
     return process.returncode, "".join(lines)
 
 
-def test_sigkill_mid_epoch_then_same_command_ends_as_uninterrupted(tmp_path):
-    """The interrupted epoch is replayed from its start: the rerun of the
-    same command ends with the uninterrupted run's weights."""
+def test_sigkill_mid_epoch_then_same_run_ends_as_uninterrupted(tmp_path):
+    """A process killed inside epoch 2 leaves the backup of epoch 1; the same
+    run started again (here in this process, with fresh objects) replays
+    epoch 2 from its start and ends with the uninterrupted run's state."""
     from tests import resume_run
-
-    expected = resume_run.train(str(tmp_path / "reference"))
 
     out = tmp_path / "run"
     code, log = _run_script([], out, kill_at=(2, 1))
     assert code == -signal.SIGKILL, log
-    assert not (out / "final.npz").exists()
+    assert kmgan.resume.check_backup(out / "backup") == 2
+
+    expected = resume_run.train(str(tmp_path / "reference"))
+    got = resume_run.train(str(out))
+    assert_same_state(got, expected)
+    assert not (out / "backup").exists()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_same_command_ends_as_uninterrupted(tmp_path):
+    """As above, with the rerun a new process running the same command."""
+    from tests import resume_run
+
+    expected = resume_run.train(str(tmp_path / "reference"))
+    out = tmp_path / "run"
+    code, log = _run_script([], out, kill_at=(2, 1))
+    assert code == -signal.SIGKILL, log
     code, log = _run_script([], out)
-    assert code == 0, log
-    assert "started at epoch 2" in log, log
+    assert code == 0 and "started at epoch 2" in log, log
     with np.load(out / "final.npz") as final:
         got = [final[f"arr_{i}"] for i in range(len(final.files))]
     assert_same_state(got, expected)

@@ -45,25 +45,24 @@ else touches TensorFlow); this module does not do that for you.
 """
 
 from kmgan.data.checks import check_value_range
-from kmgan.data.mixtures import (
-    MIXTURES,
-    Mixture,
-    get_mixture,
-    grid_centers,
-    grid_of_gaussians,
-    mixture_centers,
-    ring_centers,
-    ring_of_gaussians,
-)
-from kmgan.data.order import (
-    SyncEpoch,
-    epoch_permutation,
-    set_epoch,
-    shuffle_by_epoch,
-    shuffled_indices,
-)
-from kmgan.data.pipeline import from_arrays, load, mixture_dataset
-from kmgan.data.sources import TFDS_DATASETS, load_arrays
+from kmgan.data.mixtures import MIXTURES
+from kmgan.data.mixtures import Mixture
+from kmgan.data.mixtures import get_mixture
+from kmgan.data.mixtures import grid_centers
+from kmgan.data.mixtures import grid_of_gaussians
+from kmgan.data.mixtures import mixture_centers
+from kmgan.data.mixtures import ring_centers
+from kmgan.data.mixtures import ring_of_gaussians
+from kmgan.data.order import SyncEpoch
+from kmgan.data.order import epoch_permutation
+from kmgan.data.order import set_epoch
+from kmgan.data.order import shuffle_by_epoch
+from kmgan.data.order import shuffled_indices
+from kmgan.data.pipeline import from_arrays
+from kmgan.data.pipeline import load
+from kmgan.data.pipeline import mixture_dataset
+from kmgan.data.sources import TFDS_DATASETS
+from kmgan.data.sources import load_arrays
 
 __all__ = [
     "MIXTURES",

@@ -8,7 +8,8 @@ import dataclasses
 
 import numpy as np
 
-from kmgan.data.checks import check_positive_int, check_std
+from kmgan.data.checks import check_positive_int
+from kmgan.data.checks import check_std
 
 __all__ = [
     "MIXTURES",

@@ -7,7 +7,9 @@ batches the uninterrupted run saw.
 
 import tensorflow as tf
 
-from kmgan.data import checks, order, sources
+from kmgan.data import checks
+from kmgan.data import order
+from kmgan.data import sources
 from kmgan.data.mixtures import get_mixture
 
 __all__ = ["from_arrays", "load", "mixture_dataset"]

@@ -285,7 +285,11 @@ class GameModel(keras.Model):
         missing = set(self.log_names) - set(logs)
         if missing:
             raise KeyError(f"play() did not return logs {sorted(missing)}.")
-        logs["loss"] = sum(ops.cast(logs[n], "float32") for n in self.log_names)
+        # One Sum op, not a chain of adds: TensorFlow's graph optimizer
+        # regroups chained adds (with the tracker's running total) in an
+        # order that varies from trace to trace, and the logged mean by an ulp.
+        values = [ops.cast(logs[n], "float32") for n in self.log_names]
+        logs["loss"] = ops.sum(ops.stack(values)) if values else ops.zeros(())
         for tracker in self.loss_trackers:
             tracker.update_state(logs[tracker.name])
         self.optimizer.iterations.assign_add(1)

@@ -53,7 +53,7 @@ def report_game(
     conv=False,
     multi=False,
     latent_dim=100,
-    num_discriminators=5,
+    num_discriminators=None,
     varied=False,
     stacked=False,
     hidden_units=REPORT_HIDDEN_UNITS,
@@ -76,7 +76,7 @@ def report_game(
         multi: GMAN with `num_discriminators` discriminators.
         latent_dim, hidden_units, d_hidden_units, base_filters,
             d_base_filters, seed: see the module docstring.
-        num_discriminators: N (GMAN).
+        num_discriminators: N (GMAN; None: the report's 5).
         varied: N discriminators of differing architecture
             (`kmgan.nets.varied_discriminators`).
         stacked: the N identical discriminators as one stacked model (DCGAN
@@ -95,7 +95,9 @@ def report_game(
     if label_smoothing is None:  # soft labels mean nothing to hinge / Wasserstein losses
         loss = game_kwargs.get("loss", "non_saturating")
         label_smoothing = 0.0 if conv or loss in ("hinge", "wasserstein") else 0.1
-    n = num_discriminators if multi else 1
+    if num_discriminators is not None and not multi:
+        raise ValueError(f"num_discriminators is for gman/dcgman, not {game!r}.")
+    n = (5 if num_discriminators is None else num_discriminators) if multi else 1
     d_filters = base_filters if d_base_filters is None else d_base_filters
     d_units = hidden_units if d_hidden_units is None else d_hidden_units
     if stacked:
@@ -159,10 +161,29 @@ def report_game(
                **game_kwargs)
 
 
-#: GAN with the report's conv + fully connected nets (MLPs on points).
-gan = functools.partial(report_game, conv=False, multi=False)
+def gan(
+    data_shape,
+    conv=False,
+    latent_dim=100,
+    varied=False,
+    hidden_units=REPORT_HIDDEN_UNITS,
+    d_hidden_units=REPORT_D_HIDDEN_UNITS,
+    base_filters=64,
+    d_base_filters=None,
+    label_smoothing=None,
+    seed=0,
+    **game_kwargs,
+):
+    """GAN with the report's conv + fully connected nets, or DCGAN's with
+    `conv=True` (MLPs on points); the arguments as `report_game`'s."""
+    return report_game(data_shape, conv=conv, latent_dim=latent_dim, varied=varied,
+                       hidden_units=hidden_units, d_hidden_units=d_hidden_units,
+                       base_filters=base_filters, d_base_filters=d_base_filters,
+                       label_smoothing=label_smoothing, seed=seed, **game_kwargs)
+
+
 #: GAN with DCGAN's nets (MLPs on points).
-dcgan = functools.partial(report_game, conv=True, multi=False)
+dcgan = functools.partial(gan, conv=True)
 #: GMAN with the report's nets: N = 5 discriminators, mean aggregator.
 gman = functools.partial(report_game, conv=False, multi=True)
 #: GMAN with DCGAN's nets.

@@ -25,6 +25,7 @@ import types
 from collections.abc import Callable
 
 from kmgan.games import builders
+from kmgan.games.base import AdversarialGame
 from kmgan.games.conditional import ConditionalGAN
 from kmgan.games.controlgan import ControlGAN
 from kmgan.games.gan import GAN
@@ -34,6 +35,9 @@ from kmgan.games.madgan import MADGAN
 from kmgan.games.megan import MEGAN
 from kmgan.games.mgan import MGAN
 from kmgan.games.scoregan import ScoreGAN
+
+#: `kmgan train --quick`'s networks unless a game says otherwise: 8 filters.
+QUICK = {"base_filters": 8}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +55,8 @@ class GameSpec:
         labels: the game trains on `(images, labels)` batches.
         images_only: its default networks exist for images only.
         needs_evaluator: `build` needs `evaluator=` (a frozen scorer).
+        quick: the build options of `kmgan train --quick`: the smallest
+            networks for a smoke run (the game's own hyper-parameters).
     """
 
     name: str
@@ -60,12 +66,13 @@ class GameSpec:
     labels: bool = False
     images_only: bool = False
     needs_evaluator: bool = False
+    quick: dict = dataclasses.field(default_factory=lambda: dict(QUICK))
 
     @property
     def hyper_parameters(self):
         """The defaults `build` uses: the builder's and the game class's
         keyword defaults (the paper's settings), read-only."""
-        defaults = _defaults(self.game_class.__init__)
+        defaults = _constructor_defaults(self.game_class)
         defaults.update(_defaults(self.builder))
         return types.MappingProxyType(
             {k: v for k, v in sorted(defaults.items()) if k not in _NOT_OPTIONS}
@@ -73,7 +80,7 @@ class GameSpec:
 
     def options(self):
         """Every keyword `build` accepts: network options and game arguments."""
-        names = set(_defaults(self.builder)) | set(_defaults(self.game_class.__init__))
+        names = set(_defaults(self.builder)) | set(_constructor_defaults(self.game_class))
         names.update(HOOK_ARGS[:-1])  # not the deprecated alias
         return tuple(sorted(names - _NOT_OPTIONS))
 
@@ -123,10 +130,11 @@ GAMES = {
                  labels=True, images_only=True),
         GameSpec("controlgan", ControlGAN, builders.controlgan,
                  "ControlGAN: conditional G, D and an independent classifier (Lee & Seok)",
-                 labels=True, images_only=True),
+                 labels=True, images_only=True, quick=dict(QUICK, classifier_blocks=1)),
         GameSpec("scoregan", ScoreGAN, builders.scoregan,
                  "ScoreGAN: ControlGAN guided by a frozen evaluator's score (Lee & Seok)",
-                 labels=True, images_only=True, needs_evaluator=True),
+                 labels=True, images_only=True, needs_evaluator=True,
+                 quick=dict(QUICK, classifier_blocks=1)),
     )
 }
 
@@ -143,6 +151,21 @@ def _defaults(fn):
         if n in ("self", "data_shape") or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             continue
         out[n] = None if p.default is inspect.Parameter.empty else p.default
+    return out
+
+
+def _constructor_defaults(game_class):
+    """`_defaults` of a game's constructor, and of its bases' that its
+    `**kwargs` reach (ScoreGAN passes them on to ControlGAN)."""
+    out = {}
+    for cls in game_class.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        for name, default in _defaults(cls.__init__).items():
+            out.setdefault(name, default)
+        params = inspect.signature(cls.__init__).parameters.values()
+        if cls is AdversarialGame or not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
     return out
 
 

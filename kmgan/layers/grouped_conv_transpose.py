@@ -54,7 +54,11 @@ class GroupedConv2DTranspose(layers.Layer):
       with kernel_size >= strides only.
     * "split": K `ops.conv_transpose` calls on channel slices, concatenated
       (any padding; a graph K layers long).
-    * "auto": "matmul" where it applies, else "split".
+    * "auto": "split". The backends' own transposed convolutions beat the
+      sub-pixel matrix products on a CPU (measured on a loaded 2-core x86
+      CPU, K = 10 groups 7x7x64 -> 14x14x32, batch 64, forward and
+      backward: TensorFlow 0.3-1.5 s "split" against 0.6-5 s "matmul",
+      with or without XLA; JAX about even). No accelerator was measured.
 
     Args:
         num_groups: K.
@@ -112,9 +116,7 @@ class GroupedConv2DTranspose(layers.Layer):
 
     def resolved_implementation(self):
         """The implementation a call uses ("matmul" or "split")."""
-        if self.implementation != "auto":
-            return self.implementation
-        return "matmul" if self._matmul_applies() else "split"
+        return "split" if self.implementation == "auto" else self.implementation
 
     def build(self, input_shape):
         channels = int(input_shape[-1])

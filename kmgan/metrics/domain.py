@@ -407,7 +407,7 @@ def _atomic_write(path, write):
             os.remove(tmp)
 
 
-def domain_classifier(dataset="mnist", split="train", *, test_split="test", epochs=3,
+def domain_classifier(dataset="mnist", split="train", *, test_split="test", epochs=5,
                       batch_size=128, max_examples=None, seed=0, cache_dir=DEFAULT_CACHE_DIR,
                       retrain=False, verbose=0):
     """The domain classifier of a dataset, trained once and cached.
@@ -428,7 +428,8 @@ def domain_classifier(dataset="mnist", split="train", *, test_split="test", epoc
             Keras-style ``.npz`` (or idx folder).
         split: the training split.
         test_split: the split to measure accuracy on, or ``None``.
-        epochs: training epochs (3 reach about 99% on full MNIST).
+        epochs: training epochs (5 reach about 99% test accuracy on full
+            MNIST, 90% on Fashion-MNIST).
         batch_size: training batch size.
         max_examples: train on the first ``max_examples`` images only
             (fast tests).

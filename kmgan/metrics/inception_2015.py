@@ -36,8 +36,9 @@ Preprocessing (:class:`Inception2015Features`):
     ``ResizeBilinear`` with ``align_corners=False`` (source pixel
     ``dst * in / out``, clamped at the border). This is the resize inside
     the original TTUR graph and the one StyleGAN's TorchScript emulates, so
-    it is what clean-fid calls ``legacy_tensorflow`` and what published FIDs
-    of GAN papers on MNIST-like and CIFAR data were computed with.
+    it is what clean-fid calls ``legacy_tensorflow``: the protocol of FIDs
+    published with TTUR's ``fid.py`` or StyleGAN's metrics, which is how
+    GAN papers on MNIST-like and CIFAR data (before clean-fid) computed them.
   - ``"clean"``: PIL's bicubic resize with antialiasing on float values, no
     quantization afterwards: clean-fid's default ``clean`` mode (Parmar et
     al. 2022). Use it to compare with numbers reported as clean-FID.

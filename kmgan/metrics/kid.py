@@ -17,9 +17,11 @@ for two samples of one distribution. The usual protocol (the paper's code,
 torch-fidelity, clean-fid, StyleGAN's metrics) averages the estimate over
 ``num_subsets=100`` random subsets of ``subset_size=1000`` samples of each
 set, drawn without replacement, and reports the mean and the standard
-deviation over subsets. The subsets are drawn as torch-fidelity draws them
-(``numpy.random.RandomState(seed).choice``, first set then second set for
-each subset), so the same features and seed give torch-fidelity's numbers.
+deviation over subsets. The subsets are drawn in the order torch-fidelity
+0.4 draws them (``numpy.random.RandomState(seed).choice``, first set then
+second set for each subset, its ``mmd2`` "unbiased" estimate), so the same
+features and seed should give its numbers; the tests check kmgan against the
+formula pair by pair and against clean-fid's ``kernel_distance``.
 Papers often print KID x 1000 (or x 100).
 """
 

@@ -4,9 +4,10 @@ Throughput, kmgan / PyTorch ratios, multi-player cost ratios and compile
 time, naming the device.
 """
 
-import json
 import math
-import os
+
+from kmgan.io import atomic_write_text
+from kmgan.io import read_json
 
 from .config import CPU_SPEEDUP_TARGET
 from .config import GMAN_BOUND_SLACK
@@ -415,15 +416,11 @@ def _loglog_slope(points):
 def merge(paths):
     metas, rows = [], []
     for path in paths:
-        with open(path) as f:
-            data = json.load(f)
+        data = read_json(path)  # a damaged file: DamagedFileError naming it
         metas.extend(data["meta"])
         rows.extend(data["rows"])
     return {"meta": metas, "rows": rows}
 
 
 def write_text(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
+    atomic_write_text(path, text)  # a kill mid-write leaves the previous file
