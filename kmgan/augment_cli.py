@@ -43,8 +43,11 @@ def add_arguments(parser):
     Returns:
         The parser.
     """
-    parser.add_argument("--data", required=True,
-                        help="tfds name (mnist, fashion_mnist, cifar10) or local .npz / folder")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="tfds name (mnist, fashion_mnist, cifar10) or local .npz / folder",
+    )
     parser.add_argument("--train-split", default="train")
     parser.add_argument("--test-split", default="test")
     parser.add_argument("--max-train", type=int, default=None, help="first N training images")
@@ -54,47 +57,77 @@ def add_arguments(parser):
     parser.add_argument("--generated-ratios", nargs="+", type=float, default=[0.0, 0.5, 1.0, 2.0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--epochs", type=int, default=10, help="classifier epochs")
-    parser.add_argument("--train-steps", default=None,
-                        help="train every classifier for this many optimizer steps instead of "
-                             "--epochs: the same budget for every method and training-set "
-                             "size (with epochs, adding generated images also adds steps). "
-                             "'auto': what --epochs epochs of the whole real training set take")
+    parser.add_argument(
+        "--train-steps",
+        default=None,
+        help="train every classifier for this many optimizer steps instead of "
+        "--epochs: the same budget for every method and training-set "
+        "size (with epochs, adding generated images also adds steps). "
+        "'auto': what --epochs epochs of the whole real training set take",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="classifier batch size")
-    parser.add_argument("--classifier", default="auto",
-                        choices=["auto", "mnist", "fashion_mnist", "cifar10"],
-                        help="which of the thesis's simple CNNs (auto: from the data)")
-    parser.add_argument("--allow-flip", default="auto", choices=["auto", "yes", "no"],
-                        help="horizontal flips in geometric augmentation (auto: off for "
-                             "grayscale/digits, on for Fashion-MNIST and RGB)")
-    parser.add_argument("--threshold", type=float, default=0.9,
-                        help="confidence threshold for labelling MAD-GAN samples")
-    parser.add_argument("--aux-augmentation", default="geometric", choices=list(TRADITIONAL),
-                        help="traditional augmentation of the auxiliary (labelling) classifier")
+    parser.add_argument(
+        "--classifier",
+        default="auto",
+        choices=["auto", "mnist", "fashion_mnist", "cifar10"],
+        help="which of the thesis's simple CNNs (auto: from the data)",
+    )
+    parser.add_argument(
+        "--allow-flip",
+        default="auto",
+        choices=["auto", "yes", "no"],
+        help="horizontal flips in geometric augmentation (auto: off for "
+        "grayscale/digits, on for Fashion-MNIST and RGB)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.9,
+        help="confidence threshold for labelling MAD-GAN samples",
+    )
+    parser.add_argument(
+        "--aux-augmentation",
+        default="geometric",
+        choices=list(TRADITIONAL),
+        help="traditional augmentation of the auxiliary (labelling) classifier",
+    )
     parser.add_argument("--aux-epochs", type=int, default=None)
     parser.add_argument("--cgan", default=None, help=".keras conditional generator (load or save)")
     parser.add_argument("--madgan", default=None, help=".keras MAD-GAN sampler (load or save)")
     parser.add_argument("--retrain", action="store_true", help="train even if the .keras exists")
-    parser.add_argument("--gan-data", default="full", choices=["full", "subset"],
-                        help="full: train each GAN once on the whole training set (loaded "
-                             "from --cgan/--madgan when given); subset: train them afresh on "
-                             "each (seed, real fraction) subset the classifiers get, with "
-                             "epochs scaled by 1/fraction (the same number of steps), so "
-                             "scarce data is scarce for the GANs too")
+    parser.add_argument(
+        "--gan-data",
+        default="full",
+        choices=["full", "subset"],
+        help="full: train each GAN once on the whole training set (loaded "
+        "from --cgan/--madgan when given); subset: train them afresh on "
+        "each (seed, real fraction) subset the classifiers get, with "
+        "epochs scaled by 1/fraction (the same number of steps), so "
+        "scarce data is scarce for the GANs too",
+    )
     parser.add_argument("--gan-epochs", type=int, default=20)
     parser.add_argument("--gan-batch-size", type=int, default=64)
     parser.add_argument("--gan-base-filters", type=int, default=64)
     parser.add_argument("--latent-dim", type=int, default=100)
-    parser.add_argument("--madgan-generators", type=int, default=None,
-                        help="K (default: the number of classes)")
-    parser.add_argument("--inception", default="auto",
-                        help="FID/IS features: auto (ImageNet weights if cached, else skip "
-                             "FID/IS and say so), imagenet (download if needed; fail if "
-                             "impossible), none, random (tests only), or a weights .h5 path")
-    parser.add_argument("--metric-samples", type=int, default=1000,
-                        help="images per class for FID / IS / MS-SSIM")
-    parser.add_argument("--quick", action="store_true",
-                        help="CPU smoke run: 500 train / 200 test images, 1 epoch (classifier "
-                             "batch 16), tiny nets, real fractions 1.0 0.1, ratios 0 1")
+    parser.add_argument(
+        "--madgan-generators", type=int, default=None, help="K (default: the number of classes)"
+    )
+    parser.add_argument(
+        "--inception",
+        default="auto",
+        help="FID/IS features: auto (ImageNet weights if cached, else skip "
+        "FID/IS and say so), imagenet (download if needed; fail if "
+        "impossible), none, random (tests only), or a weights .h5 path",
+    )
+    parser.add_argument(
+        "--metric-samples", type=int, default=1000, help="images per class for FID / IS / MS-SSIM"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="CPU smoke run: 500 train / 200 test images, 1 epoch (classifier "
+        "batch 16), tiny nets, real fractions 1.0 0.1, ratios 0 1",
+    )
     parser.add_argument("--out", default="runs/gda")
     parser.add_argument("--title", default=None)
     return parser
@@ -110,7 +143,8 @@ def add_parser(subparsers):
         The `augment` sub-parser.
     """
     parser = subparsers.add_parser(
-        "augment", help="generative data augmentation: MAD-GAN / cGAN vs traditional",
+        "augment",
+        help="generative data augmentation: MAD-GAN / cGAN vs traditional",
         description=__doc__.split("\n\n")[0],
     )
     add_arguments(parser)
@@ -121,7 +155,8 @@ def add_parser(subparsers):
 def build_parser():
     """The stand-alone `kmgan augment` parser."""
     parser = argparse.ArgumentParser(
-        prog="kmgan augment", description=__doc__,
+        prog="kmgan augment",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return add_arguments(parser)
@@ -160,7 +195,7 @@ def _quick_defaults(args):
 
 
 def dataset_key(data, image_shape):
-    """"mnist", "fashion_mnist" or "cifar10" for a data name or path and image shape."""
+    """ "mnist", "fashion_mnist" or "cifar10" for a data name or path and image shape."""
     name = os.path.basename(str(data).rstrip("/")).lower().replace("-", "_")
     if "fashion" in name:
         return "fashion_mnist"
@@ -189,16 +224,21 @@ def resolve_inception(spec, log=print):
         log("FID / IS: skipped (--inception none); MS-SSIM diversity is still computed.")
         return None
     if spec == "random":
-        log("FID / IS: RANDOM InceptionV3 weights (--inception random): the numbers mean "
-            "nothing; for tests only.")
+        log(
+            "FID / IS: RANDOM InceptionV3 weights (--inception random): the numbers mean "
+            "nothing; for tests only."
+        )
         return inception.InceptionFeatures(weights=None, input_size=inception.MIN_INPUT_SIZE)
     if spec == "auto":
-        cached = os.path.join(os.path.expanduser("~"), ".keras", "models",
-                              inception.INCEPTION_V3_WEIGHTS_FILE)
+        cached = os.path.join(
+            os.path.expanduser("~"), ".keras", "models", inception.INCEPTION_V3_WEIGHTS_FILE
+        )
         if not os.path.exists(cached):
-            log(f"FID / IS: skipped: the ImageNet InceptionV3 weights are not cached at "
+            log(
+                f"FID / IS: skipped: the ImageNet InceptionV3 weights are not cached at "
                 f"{cached} (pass --inception imagenet to download them, or a .h5 path). "
-                "MS-SSIM diversity is still computed.")
+                "MS-SSIM diversity is still computed."
+            )
             return None
         spec = "imagenet"
     return inception.InceptionFeatures(weights=spec)
@@ -219,8 +259,10 @@ def _load_data(args, log):
         xt, yt = xt[: args.max_test], yt[: args.max_test]
     if x.ndim == 3:
         x, xt = x[..., None], xt[..., None]
-    log(f"data {args.data}: {len(x)} train / {len(xt)} test images {x.shape[1:]}, "
-        f"{int(max(np.max(y), np.max(yt))) + 1} classes")
+    log(
+        f"data {args.data}: {len(x)} train / {len(xt)} test images {x.shape[1:]}, "
+        f"{int(max(np.max(y), np.max(yt))) + 1} classes"
+    )
     return (x, y), (xt, yt)
 
 
@@ -240,8 +282,14 @@ def _build_game(name, shape, args, seed, **options):
     paper optimizers (Adam(2e-4, beta_1=0.5) for cgan and madgan)."""
     from kmgan.games import registry
 
-    game = registry.build(name, shape, latent_dim=args.latent_dim,
-                          base_filters=args.gan_base_filters, seed=seed, **options)
+    game = registry.build(
+        name,
+        shape,
+        latent_dim=args.latent_dim,
+        base_filters=args.gan_base_filters,
+        seed=seed,
+        **options,
+    )
     game.compile()
     return game
 
@@ -346,7 +394,8 @@ def _generative_sampler(name, real, num_classes, args, log):
     from kmgan import augment
 
     path = getattr(args, name) or os.path.join(
-        args.out, "cgan_generator.keras" if name == "cgan" else "madgan_sampler.keras")
+        args.out, "cgan_generator.keras" if name == "cgan" else "madgan_sampler.keras"
+    )
     kind = "conditional" if name == "cgan" else None
     if os.path.exists(path) and not args.retrain:
         log(f"{name}: loading {path}")
@@ -360,8 +409,9 @@ def _generative_sampler(name, real, num_classes, args, log):
     if name == "cgan" and not isinstance(sampler, augment.ConditionalSampler):
         raise SystemExit(f"{path} is not a conditional generator (inputs z, labels).")
     if name == "madgan" and not isinstance(sampler, augment.UnlabelledSampler):
-        raise SystemExit(f"{path} is a conditional generator; --madgan needs an unlabelled "
-                         "sampler.")
+        raise SystemExit(
+            f"{path} is a conditional generator; --madgan needs an unlabelled sampler."
+        )
     return sampler
 
 
@@ -397,8 +447,9 @@ def run_args(args, log=print):
             missing = _game_missing(name)
             if missing:
                 log(f"{name}: SKIPPED: its game is not available in this kmgan ({missing}).")
-                notes.append(f"`{name}` was skipped: its game is not available in this kmgan "
-                             f"({missing}).")
+                notes.append(
+                    f"`{name}` was skipped: its game is not available in this kmgan ({missing})."
+                )
                 continue
             if args.gan_data == "subset":
                 methods[name] = _per_subset_method(name, num_classes, args, log)
@@ -408,11 +459,14 @@ def run_args(args, log=print):
     if any(m in methods for m in GENERATIVE):
         notes.append(
             "Generative models trained "
-            + ("once on the whole real training set (the classifiers' real subsets are "
-               "smaller: at small real fractions the generators bring in information from "
-               "real images the classifiers do not get)" if args.gan_data == "full" else
-               "afresh on each (seed, real fraction) subset the classifiers get, with GAN "
-               "epochs scaled by 1/fraction (`--gan-data subset`)")
+            + (
+                "once on the whole real training set (the classifiers' real subsets are "
+                "smaller: at small real fractions the generators bring in information from "
+                "real images the classifiers do not get)"
+                if args.gan_data == "full"
+                else "afresh on each (seed, real fraction) subset the classifiers get, with GAN "
+                "epochs scaled by 1/fraction (`--gan-data subset`)"
+            )
             + "."
         )
     train_steps = None
@@ -421,32 +475,52 @@ def run_args(args, log=print):
     elif args.train_steps:
         train_steps = int(args.train_steps)
     if train_steps:
-        notes.append(f"Every classifier trained for {train_steps} optimizer steps (batch "
-                     f"{args.batch_size}), whatever the size of its training set.")
+        notes.append(
+            f"Every classifier trained for {train_steps} optimizer steps (batch "
+            f"{args.batch_size}), whatever the size of its training set."
+        )
     else:
-        notes.append(f"Every classifier trained for {args.epochs} epochs: a set with "
-                     "generated images added also gets more optimizer steps (see "
-                     "`train_steps`); `--train-steps` equalises the budget.")
+        notes.append(
+            f"Every classifier trained for {args.epochs} epochs: a set with "
+            "generated images added also gets more optimizer steps (see "
+            "`train_steps`); `--train-steps` equalises the budget."
+        )
     quick = args.quick
 
     def model_fn():
         if quick:
-            return augment.simple_cnn(shape, num_classes, dataset=key, base_filters=8,
-                                      dense_units=32)
+            return augment.simple_cnn(
+                shape, num_classes, dataset=key, base_filters=8, dense_units=32
+            )
         return augment.simple_cnn(shape, num_classes, dataset=key)
 
-    features = resolve_inception(args.inception, log) if any(
-        m in methods for m in GENERATIVE) else None
+    features = (
+        resolve_inception(args.inception, log) if any(m in methods for m in GENERATIVE) else None
+    )
     title = args.title or f"Generative data augmentation on {args.data}"
     with open(os.path.join(args.out, "args.json"), "w") as f:
         json.dump({k: v for k, v in vars(args).items() if k != "run"}, f, indent=1)
     rows = augment.run_sweep(
-        real, test, methods=methods, real_fractions=args.real_fractions,
-        generated_ratios=args.generated_ratios, seeds=args.seeds, epochs=args.epochs,
-        out_dir=args.out, model_fn=model_fn, batch_size=args.batch_size,
-        threshold=args.threshold, aux_epochs=args.aux_epochs, train_steps=train_steps,
-        aux_augmentation=args.aux_augmentation, num_classes=num_classes, allow_flip=flip,
-        features=features, metric_samples=args.metric_samples, title=title, notes=notes,
+        real,
+        test,
+        methods=methods,
+        real_fractions=args.real_fractions,
+        generated_ratios=args.generated_ratios,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        out_dir=args.out,
+        model_fn=model_fn,
+        batch_size=args.batch_size,
+        threshold=args.threshold,
+        aux_epochs=args.aux_epochs,
+        train_steps=train_steps,
+        aux_augmentation=args.aux_augmentation,
+        num_classes=num_classes,
+        allow_flip=flip,
+        features=features,
+        metric_samples=args.metric_samples,
+        title=title,
+        notes=notes,
         log=log,
     )
     for note in notes:

@@ -64,8 +64,14 @@ def save_scatter(points, path, reference=None, colors=None, title=None):
         reference = np.asarray(reference)
         ax.scatter(reference[:, 0], reference[:, 1], s=4, c="0.75", label="real")
     points = np.asarray(points)
-    ax.scatter(points[:, 0], points[:, 1], s=4, c=colors,
-               cmap="tab10" if colors is not None else None, label="generated")
+    ax.scatter(
+        points[:, 0],
+        points[:, 1],
+        s=4,
+        c=colors,
+        cmap="tab10" if colors is not None else None,
+        label="generated",
+    )
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
@@ -101,9 +107,11 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        z = np.random.default_rng(self.seed).standard_normal(
-            (self.num_samples, self.model.latent_dim)
-        ).astype("float32")
+        z = (
+            np.random.default_rng(self.seed)
+            .standard_normal((self.num_samples, self.model.latent_dim))
+            .astype("float32")
+        )
         samples = self.model.generate(z)
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
         if samples.ndim == 2 and samples.shape[-1] == 2:
@@ -277,8 +285,9 @@ def _check_count(name, value, need):
         raise ValueError(f"{name} is {value}; at least {need} are needed.")
 
 
-def kid_of_samples(real, features=None, num_samples=None, seed=0, num_subsets=100,
-                   subset_size=1000):
+def kid_of_samples(
+    real, features=None, num_samples=None, seed=0, num_subsets=100, subset_size=1000
+):
     """A metric for `EvaluateEvery`: KID (mean) of the game's samples against real images.
 
     Args:
@@ -304,8 +313,9 @@ def kid_of_samples(real, features=None, num_samples=None, seed=0, num_subsets=10
 
     def kid_metric(model):
         fake = model.sample(n, seed=seed)
-        return kid(ref.get(), fake, features, num_subsets=num_subsets,
-                   subset_size=subset_size, seed=seed)[0]
+        return kid(
+            ref.get(), fake, features, num_subsets=num_subsets, subset_size=subset_size, seed=seed
+        )[0]
 
     return kid_metric
 
@@ -369,8 +379,9 @@ def classifier_fid_of_samples(real, classifier, num_samples=None, seed=0):
     n = num_samples or ref.count
 
     def classifier_fid(model):
-        return scores.evaluate(model.sample(n, seed=seed), ref.get(), classifier,
-                               metrics=("fid",))["fid"]
+        return scores.evaluate(model.sample(n, seed=seed), ref.get(), classifier, metrics=("fid",))[
+            "fid"
+        ]
 
     return classifier_fid
 

@@ -19,8 +19,13 @@ def _sample(args):
     from kmgan import samplers
 
     sampler = samplers.load(args.model)
-    samples, rows = samplers.draw(sampler, args.num, seed=args.seed,
-                                  per_generator=args.per_generator, generators=args.generators)
+    samples, rows = samplers.draw(
+        sampler,
+        args.num,
+        seed=args.seed,
+        per_generator=args.per_generator,
+        generators=args.generators,
+    )
     if samples.ndim == 2:
         callbacks.save_scatter(samples, args.out)
     else:
@@ -37,26 +42,52 @@ def _battle(args):
     games = [kmgan.saving.load_model(p) for p in (args.game_1, args.game_2)]
     image_size = (args.image_size, args.image_size) if args.image_size else None
     x_test = np.concatenate(
-        [x for x, _ in data.load(args.data, split=args.split, batch_size=args.batch_size,
-                                 shuffle=False, image_size=image_size,
-                                 max_examples=args.max_examples).as_numpy_iterator()]
+        [
+            x
+            for x, _ in data.load(
+                args.data,
+                split=args.split,
+                batch_size=args.batch_size,
+                shuffle=False,
+                image_size=image_size,
+                max_examples=args.max_examples,
+            ).as_numpy_iterator()
+        ]
     )
     x_train = None
     if args.train_split:
         x_train = np.concatenate(
-            [x for x, _ in data.load(args.data, split=args.train_split, batch_size=args.batch_size,
-                                     shuffle=False, image_size=image_size,
-                                     max_examples=len(x_test)).as_numpy_iterator()]
+            [
+                x
+                for x, _ in data.load(
+                    args.data,
+                    split=args.train_split,
+                    batch_size=args.batch_size,
+                    shuffle=False,
+                    image_size=image_size,
+                    max_examples=len(x_test),
+                ).as_numpy_iterator()
+            ]
         )
     result = kmgan.metrics.battle(
         games[0], games[1], x_test, x_train=x_train, tolerance=args.tolerance, seed=args.seed
     )
     names = [g.name for g in games]
     winner = {"M1": names[0], "M2": names[1]}.get(result.winner, "tie")
-    print(json.dumps({
-        "M1": names[0], "M2": names[1], "r_test": result.r_test,
-        "r_samples": result.r_samples, "winner": winner, "table": result.table,
-    }, indent=1, default=str))
+    print(
+        json.dumps(
+            {
+                "M1": names[0],
+                "M2": names[1],
+                "r_test": result.r_test,
+                "r_samples": result.r_samples,
+                "winner": winner,
+                "table": result.table,
+            },
+            indent=1,
+            default=str,
+        )
+    )
 
 
 def build_parser():

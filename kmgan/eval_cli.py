@@ -47,37 +47,65 @@ def add_arguments(parser):
     from kmgan.metrics.inception_2015 import ENV_VAR
 
     parser.add_argument("model", help=".keras generator, sampler, conditional generator or game")
-    parser.add_argument("--data", required=True,
-                        help="dataset name (mnist, fashion_mnist, ...) or local .npz / folder")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="dataset name (mnist, fashion_mnist, ...) or local .npz / folder",
+    )
     parser.add_argument("--split", default="test", help="real split to compare with")
-    parser.add_argument("--train-split", default="train",
-                        help="split the domain classifier is trained on")
+    parser.add_argument(
+        "--train-split", default="train", help="split the domain classifier is trained on"
+    )
     parser.add_argument("--num", type=int, default=10000, help="generated images")
-    parser.add_argument("--real-num", type=int, default=None,
-                        help="real images (default: --num, or the whole split if smaller)")
-    parser.add_argument("--metrics", default="fid,kid,pr,dc,classes",
-                        help="comma-separated: fid, kid, pr, dc, classes")
-    parser.add_argument("--features", default="inception2015", choices=FEATURES,
-                        help="feature network of fid/kid/pr/dc")
-    parser.add_argument("--inception-weights", default=os.environ.get(ENV_VAR),
-                        help=f"2015 Inception TorchScript or .weights.h5 (default ${ENV_VAR})")
+    parser.add_argument(
+        "--real-num",
+        type=int,
+        default=None,
+        help="real images (default: --num, or the whole split if smaller)",
+    )
+    parser.add_argument(
+        "--metrics",
+        default="fid,kid,pr,dc,classes",
+        help="comma-separated: fid, kid, pr, dc, classes",
+    )
+    parser.add_argument(
+        "--features",
+        default="inception2015",
+        choices=FEATURES,
+        help="feature network of fid/kid/pr/dc",
+    )
+    parser.add_argument(
+        "--inception-weights",
+        default=os.environ.get(ENV_VAR),
+        help=f"2015 Inception TorchScript or .weights.h5 (default ${ENV_VAR})",
+    )
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--batch-size", type=int, default=50, help="images per step")
     parser.add_argument("--seed", type=int, default=0, help="seed of z, labels and KID subsets")
-    parser.add_argument("--generator-index", type=int, default=-1,
-                        help="multi-generator sampler: expert to draw from (-1: the mixture)")
+    parser.add_argument(
+        "--generator-index",
+        type=int,
+        default=-1,
+        help="multi-generator sampler: expert to draw from (-1: the mixture)",
+    )
     parser.add_argument("--kid-subsets", type=int, default=100)
     parser.add_argument("--kid-subset-size", type=int, default=1000)
     parser.add_argument("--pr-k", type=int, default=3)
     parser.add_argument("--dc-k", type=int, default=5)
-    parser.add_argument("--min-count", type=int, default=1,
-                        help="images a class needs to count as covered")
+    parser.add_argument(
+        "--min-count", type=int, default=1, help="images a class needs to count as covered"
+    )
     parser.add_argument("--fid-method", default="sqrtm", choices=("sqrtm", "eigh"))
     parser.add_argument("--domain-epochs", type=int, default=5)
-    parser.add_argument("--domain-max-examples", type=int, default=None,
-                        help="train the domain classifier on the first N images only")
-    parser.add_argument("--cache-dir", default=DEFAULT_CACHE_ROOT,
-                        help="root of the features/ and domain/ caches")
+    parser.add_argument(
+        "--domain-max-examples",
+        type=int,
+        default=None,
+        help="train the domain classifier on the first N images only",
+    )
+    parser.add_argument(
+        "--cache-dir", default=DEFAULT_CACHE_ROOT, help="root of the features/ and domain/ caches"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -92,8 +120,10 @@ def add_parser(subparsers):
         The `eval` sub-parser.
     """
     parser = subparsers.add_parser(
-        "eval", help="FID / KID / precision-recall / density-coverage / classes of a generator",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "eval",
+        help="FID / KID / precision-recall / density-coverage / classes of a generator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
     parser.set_defaults(run=run_args)
@@ -119,8 +149,10 @@ def _check_args(args, metrics):
     if "dc" in metrics:
         need = max(need, args.dc_k + 1)
     if args.num < need:
-        raise ValueError(f"--num {args.num} is too few for {list(metrics)}: at least {need} "
-                         "(KID's --kid-subset-size, or k + 1 for pr/dc).")
+        raise ValueError(
+            f"--num {args.num} is too few for {list(metrics)}: at least {need} "
+            "(KID's --kid-subset-size, or k + 1 for pr/dc)."
+        )
     return need
 
 
@@ -163,25 +195,35 @@ def evaluate_file(args):
 
     model = samplers.load(args.model)
     kind = samplers.sampler_kind(model)
-    sampler = augment.sampler_from_model(model, generator_index=args.generator_index,
-                                         batch_size=max(args.batch_size, 256))
+    sampler = augment.sampler_from_model(
+        model, generator_index=args.generator_index, batch_size=max(args.batch_size, 256)
+    )
     x_real, _ = data.load_arrays(args.data, args.split)
     real_shape = x_real.shape[1:] + (1,) if x_real.ndim == 3 else x_real.shape[1:]
     if _image_shape(model) != tuple(real_shape):
-        raise ValueError(f"{args.model} makes images of shape {_image_shape(model)} but "
-                         f"{args.data} ({args.split}) holds {tuple(real_shape)}.")
+        raise ValueError(
+            f"{args.model} makes images of shape {_image_shape(model)} but "
+            f"{args.data} ({args.split}) holds {tuple(real_shape)}."
+        )
     num_real = min(args.real_num or args.num, len(x_real))
     if feature_metrics and num_real < need:
-        raise ValueError(f"{args.data} ({args.split}) gives {num_real} real images; "
-                         f"{feature_metrics} need at least {need}.")
+        raise ValueError(
+            f"{args.data} ({args.split}) gives {num_real} real images; "
+            f"{feature_metrics} need at least {need}."
+        )
 
     classifier = None
-    if "classes" in metrics or kind == "conditional" or (
-        feature_metrics and args.features == "domain"
+    if (
+        "classes" in metrics
+        or kind == "conditional"
+        or (feature_metrics and args.features == "domain")
     ):
         classifier = domain.domain_classifier(
-            args.data, args.train_split, epochs=args.domain_epochs,
-            max_examples=args.domain_max_examples, seed=0,
+            args.data,
+            args.train_split,
+            epochs=args.domain_epochs,
+            max_examples=args.domain_max_examples,
+            seed=0,
             cache_dir=os.path.join(cache_root, "domain"),
         )
         if extractor is None and feature_metrics:
@@ -191,16 +233,23 @@ def evaluate_file(args):
     if kind == "conditional":
         num_classes = sampler.num_classes or classifier.num_classes
         if num_classes > classifier.num_classes:
-            raise ValueError(f"The generator knows {num_classes} classes but the domain "
-                             f"classifier of {args.data} only {classifier.num_classes}.")
+            raise ValueError(
+                f"The generator knows {num_classes} classes but the domain "
+                f"classifier of {args.data} only {classifier.num_classes}."
+            )
 
     real_feats = None
     if feature_metrics:
         if progress:
             print(f"real features: {num_real} images of {args.data} ({args.split})", flush=True)
         real_feats = feats.real_features(
-            args.data, args.split, x_real, extractor, num_samples=num_real,
-            batch_size=args.batch_size, cache_dir=os.path.join(cache_root, "features"),
+            args.data,
+            args.split,
+            x_real,
+            extractor,
+            num_samples=num_real,
+            batch_size=args.batch_size,
+            cache_dir=os.path.join(cache_root, "features"),
             progress=progress,
         )
 
@@ -222,15 +271,24 @@ def evaluate_file(args):
         extractors.append(classifier)
     if progress:
         print(f"generated: {args.num} images from {args.model} ({kind})", flush=True)
-    results = feats.extract(sample_fn, extractors, num_samples=args.num,
-                            batch_size=args.batch_size, progress=progress)
+    results = feats.extract(
+        sample_fn, extractors, num_samples=args.num, batch_size=args.batch_size, progress=progress
+    )
     scores = {}
     if feature_metrics:
-        scores.update(feature_scores(
-            results[0][0], real_feats, feature_metrics, kid_subsets=args.kid_subsets,
-            kid_subset_size=args.kid_subset_size, pr_k=args.pr_k, dc_k=args.dc_k,
-            seed=args.seed, fid_method=args.fid_method,
-        ))
+        scores.update(
+            feature_scores(
+                results[0][0],
+                real_feats,
+                feature_metrics,
+                kid_subsets=args.kid_subsets,
+                kid_subset_size=args.kid_subset_size,
+                pr_k=args.pr_k,
+                dc_k=args.dc_k,
+                seed=args.seed,
+                fid_method=args.fid_method,
+            )
+        )
     if classifier is not None:
         predicted = results[-1][1].argmax(axis=-1)
         counts = np.bincount(predicted, minlength=classifier.num_classes)
@@ -251,17 +309,23 @@ def evaluate_file(args):
         "features_key": feats.extractor_tag(extractor) if extractor is not None else None,
         "comparable_to_papers": bool(getattr(extractor, "comparable_to_papers", False)),
         "settings": {
-            "kid_subsets": args.kid_subsets, "kid_subset_size": args.kid_subset_size,
-            "pr_k": args.pr_k, "dc_k": args.dc_k, "min_count": args.min_count,
-            "fid_method": args.fid_method, "seed": args.seed,
+            "kid_subsets": args.kid_subsets,
+            "kid_subset_size": args.kid_subset_size,
+            "pr_k": args.pr_k,
+            "dc_k": args.dc_k,
+            "min_count": args.min_count,
+            "fid_method": args.fid_method,
+            "seed": args.seed,
             "generator_index": args.generator_index if kind == "multi" else None,
         },
         "seconds": round(time.time() - start, 1),
     }
     if classifier is not None:
         out["domain_classifier"] = {
-            "name": classifier.name, "test_accuracy": classifier.test_accuracy,
-            "num_classes": classifier.num_classes, "class_histogram": counts.tolist(),
+            "name": classifier.name,
+            "test_accuracy": classifier.test_accuracy,
+            "num_classes": classifier.num_classes,
+            "class_histogram": counts.tolist(),
         }
     return out
 
@@ -290,12 +354,15 @@ def format_table(result):
         The table, a string.
     """
     scores = result["metrics"]
-    lines = [f"{result['model']} ({result['kind']}) vs {result['data']} [{result['split']}]: "
-             f"{result['num_generated']} generated"
-             + (f", {result['num_real']} real" if result["num_real"] else "")]
+    lines = [
+        f"{result['model']} ({result['kind']}) vs {result['data']} [{result['split']}]: "
+        f"{result['num_generated']} generated"
+        + (f", {result['num_real']} real" if result["num_real"] else "")
+    ]
     if result["features"]:
-        note = ("comparable to papers" if result["comparable_to_papers"]
-                else "not comparable to papers")
+        note = (
+            "comparable to papers" if result["comparable_to_papers"] else "not comparable to papers"
+        )
         lines.append(f"features: {result['features']} ({note})")
     width = max(len(label) for _, label, _ in _ROWS)
     for key, label, fmt in _ROWS:
@@ -331,7 +398,8 @@ def run_args(args):
 def build_parser():
     """The stand-alone `kmgan eval` parser."""
     parser = argparse.ArgumentParser(
-        prog="kmgan eval", description=__doc__,
+        prog="kmgan eval",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return add_arguments(parser)

@@ -37,9 +37,7 @@ class AdversarialLoss:
         if name not in LOSSES:
             raise ValueError(f"Unknown loss '{name}'; choose one of {LOSSES}.")
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(
-                f"label_smoothing must be in [0, 1), got {label_smoothing}."
-            )
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
         if label_smoothing and name in ("hinge", "wasserstein"):
             raise ValueError(f"label_smoothing has no meaning for the {name} loss.")
         self.name = name

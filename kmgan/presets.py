@@ -60,13 +60,19 @@ def build_game(
     if game not in GAMES:
         raise ValueError(f"Unknown game '{game}'; choose one of {GAMES}.")
     options = dict(
-        latent_dim=latent_dim, loss=loss, label_smoothing=label_smoothing,
-        base_filters=base_filters, hidden_units=tuple(hidden_units) + (hidden_units[-1],),
-        d_hidden_units=tuple(hidden_units), seed=seed, varied=varied,
+        latent_dim=latent_dim,
+        loss=loss,
+        label_smoothing=label_smoothing,
+        base_filters=base_filters,
+        hidden_units=tuple(hidden_units) + (hidden_units[-1],),
+        d_hidden_units=tuple(hidden_units),
+        seed=seed,
+        varied=varied,
     )
     if game in ("gman", "dcgman"):
-        options.update(num_discriminators=num_discriminators, aggregator=aggregator,
-                       stacked=stacked)
+        options.update(
+            num_discriminators=num_discriminators, aggregator=aggregator, stacked=stacked
+        )
     elif stacked:
         raise ValueError(f"stacked=True is for gman/dcgman, not {game!r}.")
     return registry.build(game, data_shape, **options)

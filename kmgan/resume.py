@@ -260,4 +260,3 @@ def _sha256(path):
 def _copy(source, target):
     with io.atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
-

@@ -40,7 +40,8 @@ def add_parser(subparsers):
     from kmgan.games import registry
 
     train = subparsers.add_parser(
-        "train", help=f"train a game ({', '.join(registry.names())})",
+        "train",
+        help=f"train a game ({', '.join(registry.names())})",
         description=__doc__.split("\n\n")[0],
     )
     train.add_argument("--game", default="gman", choices=list(registry.names()))
@@ -50,39 +51,68 @@ def add_parser(subparsers):
     train.add_argument("--max-examples", type=int, default=None)
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--latent-dim", type=int, default=None,
-                       help="size of z (default: the game's, 100; 128 for controlgan/scoregan)")
+    train.add_argument(
+        "--latent-dim",
+        type=int,
+        default=None,
+        help="size of z (default: the game's, 100; 128 for controlgan/scoregan)",
+    )
     train.add_argument("--discriminators", type=int, default=None, help="N of gman/dcgman (5)")
     train.add_argument("--aggregator", default=None, choices=["mean", "max", "soft", "auto"])
-    train.add_argument("--varied", action="store_true",
-                       help="discriminators of differing architecture")
-    train.add_argument("--stacked", action="store_true",
-                       help="the N identical discriminators stacked in one model (dcgman or 2-D "
-                            "data): one graph for all N, faster to compile")
-    train.add_argument("--generators", type=int, default=None,
-                       help="K of mgan/madgan/megan (default: the game's)")
-    train.add_argument("--num-classes", type=int, default=None,
-                       help="classes of cgan/controlgan/scoregan (default: read from the labels)")
-    train.add_argument("--evaluator", default=None,
-                       help="frozen evaluator guiding the generator (required by scoregan; any "
-                            "game takes one): 'imagenet' (Keras' MobileNetV2 weights, fetched "
-                            "once), a MobileNetV2 weights .h5 file, a frozen classifier .keras "
-                            "file, or 'none'")
+    train.add_argument(
+        "--varied", action="store_true", help="discriminators of differing architecture"
+    )
+    train.add_argument(
+        "--stacked",
+        action="store_true",
+        help="the N identical discriminators stacked in one model (dcgman or 2-D "
+        "data): one graph for all N, faster to compile",
+    )
+    train.add_argument(
+        "--generators", type=int, default=None, help="K of mgan/madgan/megan (default: the game's)"
+    )
+    train.add_argument(
+        "--num-classes",
+        type=int,
+        default=None,
+        help="classes of cgan/controlgan/scoregan (default: read from the labels)",
+    )
+    train.add_argument(
+        "--evaluator",
+        default=None,
+        help="frozen evaluator guiding the generator (required by scoregan; any "
+        "game takes one): 'imagenet' (Keras' MobileNetV2 weights, fetched "
+        "once), a MobileNetV2 weights .h5 file, a frozen classifier .keras "
+        "file, or 'none'",
+    )
     train.add_argument("--loss", default=None, help="adversarial loss (default: the game's)")
-    train.add_argument("--d-steps", type=int, default=None,
-                       help="discriminator steps per generator step (default: the game's; "
-                            "5 for controlgan/scoregan)")
+    train.add_argument(
+        "--d-steps",
+        type=int,
+        default=None,
+        help="discriminator steps per generator step (default: the game's; "
+        "5 for controlgan/scoregan)",
+    )
     train.add_argument("--label-smoothing", type=float, default=None)
-    train.add_argument("--base-filters", type=int, default=None,
-                       help="width of the convolutional nets (default: the game's)")
-    train.add_argument("--lr", type=float, default=None,
-                       help="Adam learning rate for every player (default: the game's paper "
-                            "optimizers)")
+    train.add_argument(
+        "--base-filters",
+        type=int,
+        default=None,
+        help="width of the convolutional nets (default: the game's)",
+    )
+    train.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="Adam learning rate for every player (default: the game's paper optimizers)",
+    )
     train.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 with --lr")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--quick", action="store_true",
-                       help="smoke run: the game's smallest nets (8 filters), 1 epoch, "
-                            "1024 examples")
+    train.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: the game's smallest nets (8 filters), 1 epoch, 1024 examples",
+    )
     train.add_argument("--out", default="runs/train")
     train.set_defaults(run=run)
     return train
@@ -120,8 +150,10 @@ def build_options(args, spec, data_shape, num_classes=None, log=print):
             continue
         if option not in spec.options():
             games = [n for n in registry.names() if option in registry.get(n).options()]
-            log(f"note: --{flag.replace('_', '-')} is an option of {', '.join(games)}; "
-                f"{spec.name} has none, so it is ignored.")
+            log(
+                f"note: --{flag.replace('_', '-')} is an option of {', '.join(games)}; "
+                f"{spec.name} has none, so it is ignored."
+            )
             continue
         options[option] = value
     if spec.labels:
@@ -200,8 +232,12 @@ def run(args):
     image_size = (args.image_size, args.image_size) if args.image_size else None
     max_examples = args.max_examples or (1024 if args.quick else None)
     dataset = data.load(
-        args.data, split=args.split, batch_size=args.batch_size, seed=args.seed,
-        image_size=image_size, max_examples=max_examples,
+        args.data,
+        split=args.split,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        image_size=image_size,
+        max_examples=max_examples,
     )
     data_shape = tuple(dataset.element_spec[0].shape[1:])
     spec.check_shape(data_shape)
@@ -212,14 +248,18 @@ def run(args):
     if args.lr is None:
         game.compile()
     else:
-        game.compile(**{
-            role: keras.optimizers.Adam(args.lr, beta_1=args.beta_1)
-            for role in game.optimizer_roles
-        })
+        game.compile(
+            **{
+                role: keras.optimizers.Adam(args.lr, beta_1=args.beta_1)
+                for role in game.optimizer_roles
+            }
+        )
     os.makedirs(args.out, exist_ok=True)
     epochs = 1 if args.quick else args.epochs
     history = game.fit(
-        dataset, epochs=epochs, verbose=2,
+        dataset,
+        epochs=epochs,
+        verbose=2,
         callbacks=[
             callbacks.SampleGrid(os.path.join(args.out, "samples")),
             callbacks.GeneratorCheckpoint(os.path.join(args.out, "generator.keras")),

@@ -42,8 +42,9 @@ import numpy as np
 from kmgan import augment_cli
 from kmgan.io import atomic_write_text
 
-LOCAL_MNIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
-                           "data", "mnist_5k.npz")
+LOCAL_MNIST = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "mnist_5k.npz"
+)
 DATASETS = ("mnist", "fashion_mnist", "cifar10")
 # Per dataset: (GAN epochs, classifier epochs) of the full run.
 FULL_EPOCHS = {"mnist": (20, 10), "fashion_mnist": (30, 10), "cifar10": (50, 20)}
@@ -87,7 +88,10 @@ def verdict(rows, fraction):
         gen = float(np.mean([r["n_generated"] for r in rs]))
         base_kind = kind.split(",")[0]  # "conditional, per subset" -> "conditional"
         summary.setdefault(method, {"kind": base_kind, "ratios": {}})["ratios"][ratio] = (
-            mean, std, gen)
+            mean,
+            std,
+            gen,
+        )
 
     def best(method):
         ratios = summary[method]["ratios"]
@@ -106,8 +110,11 @@ def verdict(rows, fraction):
         if s["kind"] in ("conditional", "unlabelled"):
             cands[m] = (m,) + best(m)
     for label, (m, ratio, (mean, std, gen)) in cands.items():
-        extra = f" at {ratio:g}x ({gen:.0f} generated)" if summary[m]["kind"] in (
-            "conditional", "unlabelled") else ""
+        extra = (
+            f" at {ratio:g}x ({gen:.0f} generated)"
+            if summary[m]["kind"] in ("conditional", "unlabelled")
+            else ""
+        )
         lines.append(f"- {label}: accuracy {mean:.4f} ± {std:.4f}{extra}")
     mad = [m for m, s in summary.items() if s["kind"] == "unlabelled"]
     if not mad:
@@ -116,8 +123,10 @@ def verdict(rows, fraction):
     for m in mad:
         _, (mean, std, gen) = best(m)
         if gen == 0:
-            lines.append(f"- {m}: the confidence filter kept no sample, so {m} added nothing; "
-                         "no evidence either way.")
+            lines.append(
+                f"- {m}: the confidence filter kept no sample, so {m} added nothing; "
+                "no evidence either way."
+            )
             continue
         for label, (other, _, (o_mean, o_std, _)) in cands.items():
             if other == m:
@@ -134,30 +143,48 @@ def verdict(rows, fraction):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS),
-                        help="tfds names and/or local paths (.npz, idx or CIFAR folders)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None,
-                        help="default 0 1 2 (--quick: 0)")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=list(DATASETS),
+        help="tfds names and/or local paths (.npz, idx or CIFAR folders)",
+    )
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, default=None, help="default 0 1 2 (--quick: 0)"
+    )
     parser.add_argument("--real-fractions", nargs="+", type=float, default=[1.0, 0.5, 0.1])
     parser.add_argument("--generated-ratios", nargs="+", type=float, default=[0.0, 0.5, 1.0, 2.0])
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs")
     parser.add_argument("--gan-epochs", type=int, default=None)
-    parser.add_argument("--train-steps", default="auto",
-                        help="optimizer steps of every classifier (default auto: what the "
-                             "epochs take on the whole real set, for every method and "
-                             "fraction); 'epochs' trains by epochs instead (the thesis's "
-                             "protocol, where added images also add steps)")
+    parser.add_argument(
+        "--train-steps",
+        default="auto",
+        help="optimizer steps of every classifier (default auto: what the "
+        "epochs take on the whole real set, for every method and "
+        "fraction); 'epochs' trains by epochs instead (the thesis's "
+        "protocol, where added images also add steps)",
+    )
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--max-test", type=int, default=None)
     parser.add_argument("--threshold", type=float, default=0.9)
     parser.add_argument("--gan-base-filters", type=int, default=64)
-    parser.add_argument("--gan-data", default="subset", choices=["subset", "full"],
-                        help="subset (default): GANs trained on each real subset the "
-                             "classifiers get; full: once on the whole training set")
-    parser.add_argument("--inception", default="auto",
-                        help="auto | imagenet | none | random | weights path (see kmgan augment)")
-    parser.add_argument("--quick", action="store_true",
-                        help="local MNIST subset, a few hundred images, 1 epoch, tiny GANs")
+    parser.add_argument(
+        "--gan-data",
+        default="subset",
+        choices=["subset", "full"],
+        help="subset (default): GANs trained on each real subset the "
+        "classifiers get; full: once on the whole training set",
+    )
+    parser.add_argument(
+        "--inception",
+        default="auto",
+        help="auto | imagenet | none | random | weights path (see kmgan augment)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="local MNIST subset, a few hundred images, 1 epoch, tiny GANs",
+    )
     parser.add_argument("--out", default="runs/gda")
     args = parser.parse_args(argv)
 
@@ -167,22 +194,41 @@ def main(argv=None):
         if not os.path.exists(LOCAL_MNIST):
             raise SystemExit(f"--quick needs the local MNIST subset at {LOCAL_MNIST}.")
         datasets = [os.path.normpath(LOCAL_MNIST)]
-    summary = ["# Generative data augmentation: verdicts", "",
-               f"Command: `python recipes/gda.py {' '.join(argv or sys.argv[1:])}`", ""]
+    summary = [
+        "# Generative data augmentation: verdicts",
+        "",
+        f"Command: `python recipes/gda.py {' '.join(argv or sys.argv[1:])}`",
+        "",
+    ]
     for dataset in datasets:
         tag = _tag(dataset)
         key = augment_cli.dataset_key(dataset, (0, 0, 3 if "cifar" in tag.lower() else 1))
         gan_epochs, epochs = FULL_EPOCHS.get(key, (20, 10))
         cli = [
-            "--data", str(dataset), "--out", os.path.join(args.out, tag),
-            "--seeds", *map(str, seeds),
-            "--real-fractions", *map(str, args.real_fractions),
-            "--generated-ratios", *map(str, args.generated_ratios),
-            "--epochs", str(args.epochs or epochs),
-            "--gan-epochs", str(args.gan_epochs or gan_epochs),
-            "--threshold", str(args.threshold), "--inception", args.inception,
-            "--gan-base-filters", str(args.gan_base_filters), "--gan-data", args.gan_data,
-            "--title", f"Generative data augmentation on {tag}",
+            "--data",
+            str(dataset),
+            "--out",
+            os.path.join(args.out, tag),
+            "--seeds",
+            *map(str, seeds),
+            "--real-fractions",
+            *map(str, args.real_fractions),
+            "--generated-ratios",
+            *map(str, args.generated_ratios),
+            "--epochs",
+            str(args.epochs or epochs),
+            "--gan-epochs",
+            str(args.gan_epochs or gan_epochs),
+            "--threshold",
+            str(args.threshold),
+            "--inception",
+            args.inception,
+            "--gan-base-filters",
+            str(args.gan_base_filters),
+            "--gan-data",
+            args.gan_data,
+            "--title",
+            f"Generative data augmentation on {tag}",
         ]
         if args.train_steps != "epochs":
             cli += ["--train-steps", str(args.train_steps)]
@@ -198,8 +244,14 @@ def main(argv=None):
         print(f"=== {tag}: {len(rows)} runs in {time.time() - start:.0f}s", flush=True)
         fraction = min(r["real_fraction"] for r in rows)
         lines = verdict(rows, fraction)
-        summary += [f"## {tag}: real fraction {fraction:g}", "", *lines, "",
-                    f"Tables: `{os.path.join(args.out, tag, 'results.md')}`", ""]
+        summary += [
+            f"## {tag}: real fraction {fraction:g}",
+            "",
+            *lines,
+            "",
+            f"Tables: `{os.path.join(args.out, tag, 'results.md')}`",
+            "",
+        ]
         print("\n".join(lines), flush=True)
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "summary.md")

@@ -37,14 +37,21 @@ def train(game, dataset, args):
     keras.utils.set_random_seed(args.seed)
     batch_size = 100 if game.startswith("dc") else 64
     ds = kmgan.data.load(
-        dataset, split="train", batch_size=batch_size, seed=args.seed,
-        image_size=image_size_for(game, dataset), max_examples=args.max_examples,
+        dataset,
+        split="train",
+        batch_size=batch_size,
+        seed=args.seed,
+        image_size=image_size_for(game, dataset),
+        max_examples=args.max_examples,
     )
     shape = tuple(ds.element_spec[0].shape[1:])
     spec = registry.get(game)
     report = dict(num_discriminators=5, aggregator="mean")  # GMAN's, in the report
     model = spec.build(
-        shape, latent_dim=100, base_filters=args.base_filters, seed=args.seed,
+        shape,
+        latent_dim=100,
+        base_filters=args.base_filters,
+        seed=args.seed,
         **{k: v for k, v in report.items() if k in spec.options()},
     )
     model.compile()  # the report's Adam(1e-4, beta_1=0.5) for every player
@@ -52,7 +59,9 @@ def train(game, dataset, args):
     os.makedirs(out, exist_ok=True)
     start = time.time()
     history = model.fit(
-        ds, epochs=args.epochs, verbose=2 if args.verbose else 0,
+        ds,
+        epochs=args.epochs,
+        verbose=2 if args.verbose else 0,
         callbacks=[
             callbacks.SampleGrid(os.path.join(out, "samples"), every=max(1, args.epochs // 4)),
             keras.callbacks.CSVLogger(os.path.join(out, "log.csv")),
@@ -60,14 +69,23 @@ def train(game, dataset, args):
     )
     model.save(os.path.join(out, "game.keras"))
     seconds = time.time() - start
-    print(f"  {game}: {args.epochs} epochs in {seconds:.0f}s, last g_loss "
-          f"{history.history['g_loss'][-1]:.3f}", flush=True)
+    print(
+        f"  {game}: {args.epochs} epochs in {seconds:.0f}s, last g_loss "
+        f"{history.history['g_loss'][-1]:.3f}",
+        flush=True,
+    )
     return model
 
 
 def real_images(dataset, split, image_size, limit):
-    ds = kmgan.data.load(dataset, split=split, batch_size=100, shuffle=False,
-                         image_size=image_size, max_examples=limit)
+    ds = kmgan.data.load(
+        dataset,
+        split=split,
+        batch_size=100,
+        shuffle=False,
+        image_size=image_size,
+        max_examples=limit,
+    )
     return np.concatenate([x for x, _ in ds.as_numpy_iterator()])
 
 
@@ -83,8 +101,11 @@ def main(argv=None):
     parser.add_argument("--max-examples", type=int, default=None)
     parser.add_argument("--test-examples", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true",
-                        help="local MNIST subset, small nets, 2 epochs (CPU, minutes)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="local MNIST subset, small nets, 2 epochs (CPU, minutes)",
+    )
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--out", default="runs/gman_report")
     args = parser.parse_args(argv)
@@ -100,16 +121,24 @@ def main(argv=None):
             size = image_size_for(m1, dataset)
             x_test = real_images(dataset, "test", size, args.test_examples)
             x_train = real_images(dataset, "train", size, len(x_test))
-            result = kmgan.metrics.battle(models[m1], models[m2], x_test, x_train=x_train,
-                                          seed=args.seed)
+            result = kmgan.metrics.battle(
+                models[m1], models[m2], x_test, x_train=x_train, seed=args.seed
+            )
             winner = {"M1": m1.upper(), "M2": m2.upper()}.get(result.winner, "tie")
-            rows.append({
-                "dataset": _tag(dataset), "battle": f"{m1.upper()} vs {m2.upper()}",
-                "r_test": result.r_test, "r_samples": result.r_samples, "winner": winner,
-                "table": result.table,
-            })
-            print(f"  {m1} vs {m2}: r_test {result.r_test:.2f}, r_samples "
-                  f"{result.r_samples:.2f}, winner {winner}")
+            rows.append(
+                {
+                    "dataset": _tag(dataset),
+                    "battle": f"{m1.upper()} vs {m2.upper()}",
+                    "r_test": result.r_test,
+                    "r_samples": result.r_samples,
+                    "winner": winner,
+                    "table": result.table,
+                }
+            )
+            print(
+                f"  {m1} vs {m2}: r_test {result.r_test:.2f}, r_samples "
+                f"{result.r_samples:.2f}, winner {winner}"
+            )
 
     lines = [
         f"GAM battles, {args.epochs} epochs, backend {keras.backend.backend()}",

@@ -76,12 +76,19 @@ def _time_torch(torch, net, images, batch_size):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", default=os.environ.get(ENV_VAR),
-                   help=f"TorchScript file or converted .weights.h5 (default ${ENV_VAR})")
-    p.add_argument("--data", help="Keras-layout .npz whose x_test gives the 28x28 images "
-                                  "(default: random uint8 images; speed does not depend on them)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--weights",
+        default=os.environ.get(ENV_VAR),
+        help=f"TorchScript file or converted .weights.h5 (default ${ENV_VAR})",
+    )
+    p.add_argument(
+        "--data",
+        help="Keras-layout .npz whose x_test gives the 28x28 images "
+        "(default: random uint8 images; speed does not depend on them)",
+    )
     p.add_argument("--num", type=int, default=256, help="images per measurement")
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--sizes", type=int, nargs="+", default=[28, 299], choices=[28, 299])
@@ -94,8 +101,10 @@ def main(argv=None):
     backend = keras.backend.backend()
     start = time.perf_counter()
     extractor = inception_2015(args.weights, batch_size=args.batch_size)
-    print(f"Keras ({backend}): network built and weights loaded from "
-          f"{extractor.weights_path} in {time.perf_counter() - start:.1f} s")
+    print(
+        f"Keras ({backend}): network built and weights loaded from "
+        f"{extractor.weights_path} in {time.perf_counter() - start:.1f} s"
+    )
     torch = net = None
     if not args.no_torch:
         try:
@@ -104,8 +113,9 @@ def main(argv=None):
             print("torch is not installed (the 'bench' extra): Keras rows only.")
         else:
             if str(args.weights).endswith(".weights.h5"):
-                print("--weights is a .weights.h5: torch needs the TorchScript file; "
-                      "Keras rows only.")
+                print(
+                    "--weights is a .weights.h5: torch needs the TorchScript file; Keras rows only."
+                )
             else:
                 net = torch.jit.load(os.fspath(args.weights)).eval()
     rows = []
@@ -116,18 +126,30 @@ def main(argv=None):
         if net is not None:
             ref, *timing = _time_torch(torch, net, images, args.batch_size)
             err = np.abs(feats - ref).max()
-            rows.append((f"torch {torch.__version__} TorchScript", size, *timing,
-                         f"max abs diff to Keras {err:.1e}"))
+            rows.append(
+                (
+                    f"torch {torch.__version__} TorchScript",
+                    size,
+                    *timing,
+                    f"max abs diff to Keras {err:.1e}",
+                )
+            )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n{args.num} images per row, batch {args.batch_size}, {os.cpu_count()} CPU cores, "
-          f"load average {load:.1f} at the end\n")
-    print("| implementation | input | images/s | CPU s / image | first batch (s) "
-          "| 10,000 images (min) | note |")
+    print(
+        f"\n{args.num} images per row, batch {args.batch_size}, {os.cpu_count()} CPU cores, "
+        f"load average {load:.1f} at the end\n"
+    )
+    print(
+        "| implementation | input | images/s | CPU s / image | first batch (s) "
+        "| 10,000 images (min) | note |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     for name, size, first, rate, cpu, note in rows:
         minutes = 10_000 / rate / 60
-        print(f"| {name} | {size}x{size} | {rate:.2f} | {cpu:.3f} | {first:.1f} | {minutes:.0f} "
-              f"| {note} |")
+        print(
+            f"| {name} | {size}x{size} | {rate:.2f} | {cpu:.3f} | {first:.1f} | {minutes:.0f} "
+            f"| {note} |"
+        )
 
 
 if __name__ == "__main__":

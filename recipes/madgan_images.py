@@ -24,7 +24,6 @@ writes `experts.png` (one row per generator, the same z in every row) and
 the exported sampler `sampler.keras` (load it after `import kmgan`).
 """
 
-
 import keras
 
 import kmgan
@@ -37,14 +36,27 @@ else:  # run as `python recipes/<name>.py`: the script's folder is on the path
 
 def parse(argv=None):
     p = multi_images.parser(
-        __doc__.splitlines()[0], "mnist", "mnist, fashion_mnist, cifar10 or a local path",
-        epochs=30, num_generators=3, out="runs/madgan_images")
+        __doc__.splitlines()[0],
+        "mnist",
+        "mnist, fashion_mnist, cifar10 or a local path",
+        epochs=30,
+        num_generators=3,
+        out="runs/madgan_images",
+    )
     p.add_argument("--loss", default="non_saturating", help="G's objective: or minimax")
-    p.add_argument("--unshared-layers", type=int, default=1,
-                   help="last layers each generator owns (1: the output layer)")
+    p.add_argument(
+        "--unshared-layers",
+        type=int,
+        default=1,
+        help="last layers each generator owns (1: the output layer)",
+    )
     p.add_argument("--independent", action="store_true", help="K separate DCGAN generators")
-    p.add_argument("--similarity", type=float, default=0.0,
-                   help="MAD-GAN-Sim's weight lambda (0: plain MAD-GAN)")
+    p.add_argument(
+        "--similarity",
+        type=float,
+        default=0.0,
+        help="MAD-GAN-Sim's weight lambda (0: plain MAD-GAN)",
+    )
     p.add_argument("--margin", type=float, default=1.0, help="MAD-GAN-Sim's margin nu")
     return multi_images.parse_args(p, argv)
 
@@ -54,17 +66,33 @@ def main(argv=None):
     data, image_shape = multi_images.start(args, digits_fallback=True)
     k = args.num_generators
     if args.independent:  # distinct seeds: equal seeds would build K identical generators
-        g = [kmgan.nets.dcgan_generator(args.latent_dim, image_shape, args.base_filters,
-                                        seed=args.seed + 1000 * (i + 1), name=f"generator_{i}")
-             for i in range(k)]
+        g = [
+            kmgan.nets.dcgan_generator(
+                args.latent_dim,
+                image_shape,
+                args.base_filters,
+                seed=args.seed + 1000 * (i + 1),
+                name=f"generator_{i}",
+            )
+            for i in range(k)
+        ]
     else:
-        g = kmgan.nets.madgan_generator(k, args.latent_dim, image_shape, args.base_filters,
-                                        seed=args.seed, unshared_layers=args.unshared_layers)
+        g = kmgan.nets.madgan_generator(
+            k,
+            args.latent_dim,
+            image_shape,
+            args.base_filters,
+            seed=args.seed,
+            unshared_layers=args.unshared_layers,
+        )
     d = kmgan.nets.madgan_discriminator(k, image_shape, args.base_filters, seed=args.seed + 1)
-    game = kmgan.MADGAN(g, d, loss=args.loss, similarity=args.similarity, margin=args.margin,
-                        seed=args.seed)
-    game.compile(d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
-                 g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5))
+    game = kmgan.MADGAN(
+        g, d, loss=args.loss, similarity=args.similarity, margin=args.margin, seed=args.seed
+    )
+    game.compile(
+        d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
+    )
     print(f"MAD-GAN, K = {k}, images {image_shape}, backend {keras.backend.backend()}", flush=True)
     return multi_images.train_and_export(game, data, args)
 

@@ -20,7 +20,6 @@ exported sampler `sampler.keras` (load it after `import kmgan`; its
 mixture draws the expert with the gate).
 """
 
-
 import keras
 
 import kmgan
@@ -32,8 +31,14 @@ else:  # run as `python recipes/<name>.py`: the script's folder is on the path
 
 
 def parse(argv=None):
-    p = multi_images.parser(__doc__.splitlines()[0], "cifar10", "tfds name or local path",
-                            epochs=20, num_generators=10, out="runs/megan_cifar10")
+    p = multi_images.parser(
+        __doc__.splitlines()[0],
+        "cifar10",
+        "tfds name or local path",
+        epochs=20,
+        num_generators=10,
+        out="runs/megan_cifar10",
+    )
     p.add_argument("--lam", type=float, default=100.0, help="load-balancing weight")
     p.add_argument("--loss", default="non_saturating", help="or wasserstein (WGAN-GP)")
     p.add_argument("--encoding-dim", type=int, default=100, help="the gate's m")
@@ -49,20 +54,39 @@ def main(argv=None):
     args = parse(argv)
     data, image_shape = multi_images.start(args)
     k = args.num_generators
-    experts = kmgan.nets.megan_experts(k, args.latent_dim, image_shape, args.base_filters,
-                                       seed=args.seed)
+    experts = kmgan.nets.megan_experts(
+        k, args.latent_dim, image_shape, args.base_filters, seed=args.seed
+    )
     feature_dim = int(experts.outputs[1].shape[-1])
-    gate = kmgan.nets.megan_gate(k, args.latent_dim, feature_dim, encoding_dim=args.encoding_dim,
-                                 hidden_units=(args.gate_units,) * 2, seed=args.seed + 2)
+    gate = kmgan.nets.megan_gate(
+        k,
+        args.latent_dim,
+        feature_dim,
+        encoding_dim=args.encoding_dim,
+        hidden_units=(args.gate_units,) * 2,
+        seed=args.seed + 2,
+    )
     d = kmgan.nets.dcgan_discriminator(image_shape, args.base_filters, seed=args.seed + 1)
     wgan = args.loss == "wasserstein"
-    game = kmgan.MEGAN(experts, d, gate=gate, lam=args.lam, loss=args.loss,
-                       d_steps=5 if wgan else 1, seed=args.seed)
+    game = kmgan.MEGAN(
+        experts,
+        d,
+        gate=gate,
+        lam=args.lam,
+        loss=args.loss,
+        d_steps=5 if wgan else 1,
+        seed=args.seed,
+    )
     beta_2 = 0.9 if wgan else 0.999
-    game.compile(d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5, beta_2=beta_2),
-                 g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5, beta_2=beta_2))
-    print(f"MEGAN, n = {k}, f_i of {feature_dim}, images {image_shape}, "
-          f"backend {keras.backend.backend()}", flush=True)
+    game.compile(
+        d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5, beta_2=beta_2),
+        g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5, beta_2=beta_2),
+    )
+    print(
+        f"MEGAN, n = {k}, f_i of {feature_dim}, images {image_shape}, "
+        f"backend {keras.backend.backend()}",
+        flush=True,
+    )
     return multi_images.train_and_export(game, data, args)
 
 

@@ -18,7 +18,6 @@ multi-generator image recipe (`recipes/multi_images.py`). Every run writes
 exported sampler `sampler.keras` (load it after `import kmgan`).
 """
 
-
 import keras
 
 import kmgan
@@ -30,11 +29,20 @@ else:  # run as `python recipes/<name>.py`: the script's folder is on the path
 
 
 def parse(argv=None):
-    p = multi_images.parser(__doc__.splitlines()[0], "cifar10", "tfds name or local path",
-                            epochs=100, num_generators=10, out="runs/mgan_cifar10")
+    p = multi_images.parser(
+        __doc__.splitlines()[0],
+        "cifar10",
+        "tfds name or local path",
+        epochs=100,
+        num_generators=10,
+        out="runs/mgan_cifar10",
+    )
     p.add_argument("--beta", type=float, default=0.1)
-    p.add_argument("--authors-code", action="store_true",
-                   help="same z per generator, 32 fakes each, D/C loss L_D + L_C")
+    p.add_argument(
+        "--authors-code",
+        action="store_true",
+        help="same z per generator, 32 fakes each, D/C loss L_D + L_C",
+    )
     return multi_images.parse_args(p, argv)
 
 
@@ -42,14 +50,20 @@ def main(argv=None):
     args = parse(argv)
     data, image_shape = multi_images.start(args)
     k = args.num_generators
-    g = kmgan.nets.mgan_generator(k, args.latent_dim, image_shape, args.base_filters,
-                                  seed=args.seed)
+    g = kmgan.nets.mgan_generator(
+        k, args.latent_dim, image_shape, args.base_filters, seed=args.seed
+    )
     d = kmgan.nets.mgan_discriminator(k, image_shape, args.base_filters, seed=args.seed + 1)
-    extra = dict(same_noise=True, samples_per_generator=32, classifier_weight=1.0) \
-        if args.authors_code else {}
+    extra = (
+        dict(same_noise=True, samples_per_generator=32, classifier_weight=1.0)
+        if args.authors_code
+        else {}
+    )
     game = kmgan.MGAN(g, d, beta=args.beta, seed=args.seed, **extra)
-    game.compile(d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
-                 g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5))
+    game.compile(
+        d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
+    )
     print(f"MGAN, K = {k}, images {image_shape}, backend {keras.backend.backend()}", flush=True)
     return multi_images.train_and_export(game, data, args)
 

@@ -145,9 +145,14 @@ class Spec:
         self.d_width = args.d_width or args.width
         self.filters = args.base_filters
         self.extra = dict(
-            num_generators=args.num_generators, num_discriminators=args.num_discriminators,
-            gate_encoding_dim=args.gate_encoding, gate_hidden_units=(args.gate_units,) * 2,
-            beta=args.beta, lam=args.lam, aggregator="mean", label_smoothing=0.0,
+            num_generators=args.num_generators,
+            num_discriminators=args.num_discriminators,
+            gate_encoding_dim=args.gate_encoding,
+            gate_hidden_units=(args.gate_units,) * 2,
+            beta=args.beta,
+            lam=args.lam,
+            aggregator="mean",
+            label_smoothing=0.0,
         )
         self.widths = {}
 
@@ -164,8 +169,9 @@ class Spec:
         else:
             options.update(hidden_units=(wg, wg), d_hidden_units=(wd, wd))
         shape = (28, 28, 3) if self.image else (2,)
-        return spec.build(shape, latent_dim=self.latent, seed=0 if seed is None else seed,
-                          **options)
+        return spec.build(
+            shape, latent_dim=self.latent, seed=0 if seed is None else seed, **options
+        )
 
     def sizes(self, game):
         """(generator width, discriminator width, G params, D params)."""
@@ -176,12 +182,24 @@ class Spec:
                 wg, wd = base_g, base_d
             else:
                 tg, td = side_params(self.build_game("gan", base_g, base_d))
-                wg = base_g if game == "gman" else closest_width(
-                    lambda w: side_params(self.build_game(game, w, base_d))[0], tg,
-                    high=4 * base_g)
-                wd = base_d if game == "megan" else closest_width(
-                    lambda w: side_params(self.build_game(game, base_g, w))[1], td,
-                    high=4 * base_d)
+                wg = (
+                    base_g
+                    if game == "gman"
+                    else closest_width(
+                        lambda w: side_params(self.build_game(game, w, base_d))[0],
+                        tg,
+                        high=4 * base_g,
+                    )
+                )
+                wd = (
+                    base_d
+                    if game == "megan"
+                    else closest_width(
+                        lambda w: side_params(self.build_game(game, base_g, w))[1],
+                        td,
+                        high=4 * base_d,
+                    )
+                )
             self.widths[game] = (wg, wd) + side_params(self.build_game(game, wg, wd))
         return self.widths[game]
 
@@ -245,9 +263,13 @@ class Mnist:
             test = None
         start = time.time()
         model, acc = smnist.train_mnist_classifier(
-            x, y, epochs=args.classifier_epochs, validation=test, seed=0)
-        print(f"trained the MNIST classifier on {len(x)} digits in {time.time() - start:.0f}s"
-              + (f", test accuracy {acc:.4f}" if acc is not None else ""), flush=True)
+            x, y, epochs=args.classifier_epochs, validation=test, seed=0
+        )
+        print(
+            f"trained the MNIST classifier on {len(x)} digits in {time.time() - start:.0f}s"
+            + (f", test accuracy {acc:.4f}" if acc is not None else ""),
+            flush=True,
+        )
         path = args.classifier or os.path.join(args.out, "mnist_classifier.keras")
         model.save(path)
         print(f"saved {path}", flush=True)
@@ -268,24 +290,40 @@ def run(game, dataset, seed, spec, args, mnist):
     steps = args.stacked_steps if dataset == "stacked" else args.steps
     if dataset == "stacked":
         images, _ = mnist.arrays()
-        data = smnist.stacked_mnist_dataset(images, num_samples=args.batch_size * steps,
-                                            batch_size=args.batch_size, seed=seed)
+        data = smnist.stacked_mnist_dataset(
+            images, num_samples=args.batch_size * steps, batch_size=args.batch_size, seed=seed
+        )
     else:
-        data = kmgan.data.mixture_dataset(mixture_of(dataset), num_samples=args.batch_size * steps,
-                                          batch_size=args.batch_size, seed=seed)
+        data = kmgan.data.mixture_dataset(
+            mixture_of(dataset),
+            num_samples=args.batch_size * steps,
+            batch_size=args.batch_size,
+            seed=seed,
+        )
     start = time.time()
     model.fit(data, epochs=1, verbose=0)
     seconds = time.time() - start
-    row = {"game": game, "dataset": dataset, "seed": seed, "seconds": seconds, "steps": steps,
-           "g_params": spec.sizes(game)[2], "d_params": spec.sizes(game)[3],
-           "widths": spec.sizes(game)[:2]}
+    row = {
+        "game": game,
+        "dataset": dataset,
+        "seed": seed,
+        "seconds": seconds,
+        "steps": steps,
+        "g_params": spec.sizes(game)[2],
+        "d_params": spec.sizes(game)[3],
+        "widths": spec.sizes(game)[:2],
+    }
     png = os.path.join(args.out, f"specialization_{dataset}_{game}_seed{seed}.png")
     if dataset == "stacked":
         classifier = mnist.classifier()
         samples = model.sample(args.stacked_samples, seed=seed)
         cov = smnist.stacked_mnist_coverage(samples, classifier)
-        row.update(modes_covered=cov["modes_covered"], high_quality=None,
-                   kl_to_uniform=cov["kl_to_uniform"], num_modes=cov["num_modes"])
+        row.update(
+            modes_covered=cov["modes_covered"],
+            high_quality=None,
+            kl_to_uniform=cov["kl_to_uniform"],
+            num_modes=cov["num_modes"],
+        )
         if game in MULTI and seed == 0:
             per = model.sample_per_generator(args.specialization_samples, seed=seed)
             red = lambda x: classifier.predict(x[..., :1], verbose=0)  # noqa: E731
@@ -295,11 +333,16 @@ def run(game, dataset, seed, spec, args, mnist):
     else:
         mixture = mixture_of(dataset)
         cov = mixture_coverage(model.sample(2500, seed=seed), mixture)
-        row.update(modes_covered=cov["modes_covered"], high_quality=cov["high_quality_fraction"],
-                   kl_to_uniform=cov["kl_to_uniform"], num_modes=cov["num_modes"])
+        row.update(
+            modes_covered=cov["modes_covered"],
+            high_quality=cov["high_quality_fraction"],
+            kl_to_uniform=cov["kl_to_uniform"],
+            num_modes=cov["num_modes"],
+        )
         if game in MULTI and seed == 0:
-            specialization_report(model, args.specialization_samples, mixture=mixture,
-                                  seed=seed, png=png)
+            specialization_report(
+                model, args.specialization_samples, mixture=mixture, seed=seed, png=png
+            )
             row["specialization_png"] = png
     return row
 
@@ -364,8 +407,11 @@ def _write_json(args, rows, wall):
 
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true",
-                   help="ring and grid, 2 seeds, 3,000 steps, small MLPs (~10 min on 2 CPUs)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="ring and grid, 2 seeds, 3,000 steps, small MLPs (~10 min on 2 CPUs)",
+    )
     p.add_argument("--datasets", default="ring,grid,stacked")
     p.add_argument("--games", default=",".join(GAMES))
     p.add_argument("--seeds", type=int, default=10)
@@ -388,13 +434,21 @@ def parse(argv=None):
     p.add_argument("--stacked-samples", type=int, default=smnist.PROTOCOL_SAMPLES)
     p.add_argument("--mnist", default="mnist", help="tfds name or local MNIST path (.npz, idx)")
     p.add_argument("--mnist-limit", type=int, default=None, help="use the first N digits only")
-    p.add_argument("--classifier", default=None,
-                   help="MNIST classifier .keras: loaded when it exists, else trained and saved")
+    p.add_argument(
+        "--classifier",
+        default=None,
+        help="MNIST classifier .keras: loaded when it exists, else trained and saved",
+    )
     p.add_argument("--classifier-epochs", type=int, default=5)
     p.add_argument("--out", default="runs/mode_coverage")
-    p.add_argument("--report", nargs="+", metavar="RESULTS_JSON", default=None,
-                   help="train nothing: merge these results.json files (e.g. one per "
-                        "dataset, or a run stopped early) into <out>/results.md")
+    p.add_argument(
+        "--report",
+        nargs="+",
+        metavar="RESULTS_JSON",
+        default=None,
+        help="train nothing: merge these results.json files (e.g. one per "
+        "dataset, or a run stopped early) into <out>/results.md",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.datasets = "ring,grid"
@@ -446,8 +500,11 @@ def main(argv=None):
     for g in games:
         if g not in GAMES:
             raise ValueError(f"Unknown game {g!r}; pick from {GAMES}.")
-    print(f"backend {keras.backend.backend()}; datasets {datasets}; games {games}; "
-          f"{args.seeds} seeds", flush=True)
+    print(
+        f"backend {keras.backend.backend()}; datasets {datasets}; games {games}; "
+        f"{args.seeds} seeds",
+        flush=True,
+    )
     start = time.time()
     specs = {d: Spec(d, args) for d in datasets}
     for spec in specs.values():
@@ -460,25 +517,31 @@ def main(argv=None):
         spec = specs[dataset]
         for game in games:
             wg, wd, pg, pd = spec.sizes(game)
-            print(f"{dataset:8s} {game:7s} widths G {wg} / D {wd}: {pg:,} G params, "
-                  f"{pd:,} D params", flush=True)
+            print(
+                f"{dataset:8s} {game:7s} widths G {wg} / D {wd}: {pg:,} G params, {pd:,} D params",
+                flush=True,
+            )
         for seed in range(args.seeds):
             for game in games:
                 row = run(game, dataset, seed, spec, args, mnist)
                 rows.append(row)
                 _write_json(args, rows, time.time() - start)  # partial results survive a kill
                 hq = row["high_quality"]
-                print(f"{dataset:8s} {game:7s} seed {seed}: {row['modes_covered']}/"
-                      f"{row['num_modes']} modes"
-                      + (f", {100 * hq:.1f}% HQ" if hq is not None else "")
-                      + f", KL {row['kl_to_uniform']:.2f}, {row['seconds']:.0f}s", flush=True)
+                print(
+                    f"{dataset:8s} {game:7s} seed {seed}: {row['modes_covered']}/"
+                    f"{row['num_modes']} modes"
+                    + (f", {100 * hq:.1f}% HQ" if hq is not None else "")
+                    + f", KL {row['kl_to_uniform']:.2f}, {row['seconds']:.0f}s",
+                    flush=True,
+                )
     wall = time.time() - start
     header = (
         f"Mode coverage, backend {keras.backend.backend()}, {args.seeds} seeds, batch "
         f"{args.batch_size}, {args.steps} steps (2-D) / {args.stacked_steps} (stacked), "
         f"K = {args.num_generators} generators, GMAN N = {args.num_discriminators}; "
         f"wall time {wall:.0f}s.\nCommand: `python recipes/mode_coverage.py "
-        + (" ".join(argv) if argv is not None else " ".join(sys.argv[1:])) + "`\n"
+        + (" ".join(argv) if argv is not None else " ".join(sys.argv[1:]))
+        + "`\n"
     )
     sections = [header]
     for dataset in datasets:

@@ -81,8 +81,10 @@ def quick_arrays(data, num, seed, digits_fallback=False):
         return np.asarray(x)[:num], f"the first {num} digits of {where}{note}"
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 256, size=(num, 32, 32, 3), dtype=np.uint8)
-    return x, (f"a tiny random CIFAR-shaped set ({num} x 32x32x3 uniform noise): "
-               f"no local file given for {data!r}")
+    return x, (
+        f"a tiny random CIFAR-shaped set ({num} x 32x32x3 uniform noise): "
+        f"no local file given for {data!r}"
+    )
 
 
 def dataset(args, digits_fallback=False):
@@ -91,8 +93,13 @@ def dataset(args, digits_fallback=False):
         x, what = quick_arrays(args.data, args.max_examples, args.seed, digits_fallback)
         print(f"--quick: training on {what}", flush=True)
         return kmgan.data.from_arrays(x, None, batch_size=args.batch_size, seed=args.seed)
-    return kmgan.data.load(args.data, batch_size=args.batch_size, seed=args.seed, labels=False,
-                           max_examples=args.max_examples)
+    return kmgan.data.load(
+        args.data,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        labels=False,
+        max_examples=args.max_examples,
+    )
 
 
 def start(args, digits_fallback=False):
@@ -107,8 +114,11 @@ def train_and_export(game, data, args):
     """Fits a compiled game, saves its sampler and an expert grid into args.out."""
     start = time.time()
     history = game.fit(data, epochs=args.epochs, verbose=0 if args.quick else 2)
-    print(f"trained {args.epochs} epoch(s) in {time.time() - start:.0f}s; last logs "
-          + ", ".join(f"{n} {v[-1]:.3f}" for n, v in history.history.items()), flush=True)
+    print(
+        f"trained {args.epochs} epoch(s) in {time.time() - start:.0f}s; last logs "
+        + ", ".join(f"{n} {v[-1]:.3f}" for n, v in history.history.items()),
+        flush=True,
+    )
     sampler = game.export_sampler()
     path = os.path.join(args.out, "sampler.keras")
     sampler.save(path)

@@ -25,8 +25,13 @@ from kmgan.games import registry
 def build(model_name, seed, width, args_latent_dim=16):
     """The registry's "gan", or "gman-<aggregator>" with 5 varied discriminators."""
     name, _, aggregator = model_name.partition("-")
-    options = dict(latent_dim=args_latent_dim, hidden_units=(width,) * 3,
-                   d_hidden_units=(width,) * 2, label_smoothing=0.0, seed=seed)
+    options = dict(
+        latent_dim=args_latent_dim,
+        hidden_units=(width,) * 3,
+        d_hidden_units=(width,) * 2,
+        label_smoothing=0.0,
+        seed=seed,
+    )
     if aggregator:
         options.update(num_discriminators=5, varied=True, aggregator=aggregator)
     return registry.build(name, (2,), **options)
@@ -40,8 +45,10 @@ def run(model_name, seed, args):
         g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
     )
     dataset = kmgan.data.mixture_dataset(
-        "ring", num_samples=args.batch_size * args.steps_per_epoch,
-        batch_size=args.batch_size, seed=seed,
+        "ring",
+        num_samples=args.batch_size * args.steps_per_epoch,
+        batch_size=args.batch_size,
+        seed=seed,
     )
     start = time.time()
     model.fit(dataset, epochs=args.epochs, verbose=0)
@@ -50,12 +57,16 @@ def run(model_name, seed, args):
     coverage = kmgan.metrics.mixture_coverage(samples, "ring")
     real, _ = kmgan.data.ring_of_gaussians(2500, seed=seed)
     save_scatter(
-        samples, os.path.join(args.out, f"{model_name}_seed{seed}.png"), reference=real,
+        samples,
+        os.path.join(args.out, f"{model_name}_seed{seed}.png"),
+        reference=real,
         title=f"{model_name} seed {seed}: {coverage['modes_covered']}/8 modes, "
         f"{100 * coverage['high_quality_fraction']:.1f}% HQ",
     )
     return {
-        "model": model_name, "seed": seed, "seconds": seconds,
+        "model": model_name,
+        "seed": seed,
+        "seconds": seconds,
         "modes_covered": coverage["modes_covered"],
         "high_quality": coverage["high_quality_fraction"],
         "kl_to_uniform": coverage["kl_to_uniform"],

@@ -31,14 +31,22 @@ LOCAL_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 
 
 def build(game, num_classes, shape, args):
-    g = kmgan.nets.sngan_generator(num_classes, latent_dim=128, image_shape=shape, width=args.width, seed=args.seed)
+    g = kmgan.nets.sngan_generator(
+        num_classes, latent_dim=128, image_shape=shape, width=args.width, seed=args.seed
+    )
     d = kmgan.nets.sngan_discriminator(image_shape=shape, width=args.width, seed=args.seed + 1)
-    c = kmgan.nets.sngan_classifier(num_classes, image_shape=shape, seed=args.seed + 2,
-                                    widths=tuple(w // args.classifier_divisor for w in (32, 64, 128, 128)))
+    c = kmgan.nets.sngan_classifier(
+        num_classes,
+        image_shape=shape,
+        seed=args.seed + 2,
+        widths=tuple(w // args.classifier_divisor for w in (32, 64, 128, 128)),
+    )
     if game == "controlgan":
         return kmgan.ControlGAN(g, d, c, num_classes=num_classes, seed=args.seed)
     evaluator = evaluators.mobilenet_v2(
-        weights=args.evaluator_weights, input_size=args.evaluator_size, channels=shape[-1],
+        weights=args.evaluator_weights,
+        input_size=args.evaluator_size,
+        channels=shape[-1],
         alpha=args.evaluator_alpha,
     )
     return kmgan.ScoreGAN(g, d, c, evaluator, num_classes=num_classes, seed=args.seed)
@@ -68,10 +76,14 @@ def main(argv=None):
         args.evaluator_weights, args.evaluator_size, args.evaluator_alpha = None, 32, 0.35
         args.inception_weights, args.eval_samples = None, 256
         image_size = (32, 32)
-        print("--quick: local MNIST subset at 32x32, random-weight MobileNetV2 and InceptionV3 "
-              "(no ImageNet weights here): a smoke run, its IS/FID are not comparable to any paper.")
+        print(
+            "--quick: local MNIST subset at 32x32, random-weight MobileNetV2 and InceptionV3 "
+            "(no ImageNet weights here): a smoke run, its IS/FID are not comparable to any paper."
+        )
 
-    ds = kmgan.data.load(args.dataset, batch_size=args.batch_size, seed=args.seed, image_size=image_size)
+    ds = kmgan.data.load(
+        args.dataset, batch_size=args.batch_size, seed=args.seed, image_size=image_size
+    )
     shape = tuple(ds.element_spec[0].shape[1:])
     num_classes = 100 if "cifar100" in args.dataset else 10
     steps_per_epoch = int(ds.cardinality())
@@ -79,7 +91,9 @@ def main(argv=None):
     features = inception.InceptionFeatures(
         weights=args.inception_weights, input_size=75 if args.quick else 299
     )
-    real = np.concatenate([x for x, _ in ds.take(max(1, args.eval_samples // args.batch_size)).as_numpy_iterator()])
+    real = np.concatenate(
+        [x for x, _ in ds.take(max(1, args.eval_samples // args.batch_size)).as_numpy_iterator()]
+    )
     rows = []
     for game in args.games.split(","):
         keras.utils.set_random_seed(args.seed)
@@ -88,22 +102,41 @@ def main(argv=None):
         out = os.path.join(args.out, game)
         os.makedirs(out, exist_ok=True)
         start = time.time()
-        model.fit(ds.repeat(), steps_per_epoch=min(steps_per_epoch, args.iterations), epochs=epochs,
-                  verbose=2, callbacks=[keras.callbacks.CSVLogger(os.path.join(out, "log.csv"))])
+        model.fit(
+            ds.repeat(),
+            steps_per_epoch=min(steps_per_epoch, args.iterations),
+            epochs=epochs,
+            verbose=2,
+            callbacks=[keras.callbacks.CSVLogger(os.path.join(out, "log.csv"))],
+        )
         seconds = time.time() - start
         labels = np.arange(len(real)) % num_classes
         fakes = model.sample(len(real), labels=labels, seed=args.seed)
         is_mean, is_std = inception.inception_score(fakes, features=features)
         fid = inception.fid(real, fakes, features=features)
-        save_image_grid(model.sample(100, labels=np.arange(100) % num_classes, seed=1),
-                        os.path.join(out, "samples.png"), rows=10)
+        save_image_grid(
+            model.sample(100, labels=np.arange(100) % num_classes, seed=1),
+            os.path.join(out, "samples.png"),
+            rows=10,
+        )
         model.generator.save(os.path.join(out, "generator.keras"))
-        rows.append({"game": game, "iterations": int(model.optimizer.iterations.numpy()),
-                     "is": is_mean, "is_std": is_std, "fid": fid, "seconds": seconds})
+        rows.append(
+            {
+                "game": game,
+                "iterations": int(model.optimizer.iterations.numpy()),
+                "is": is_mean,
+                "is_std": is_std,
+                "fid": fid,
+                "seconds": seconds,
+            }
+        )
         print(f"{game}: IS {is_mean:.2f} ± {is_std:.2f}, FID {fid:.1f}, {seconds:.0f}s", flush=True)
     kmgan.io.atomic_write_json(os.path.join(args.out, "results.json"), rows)
     lines = ["| game | iterations | IS | FID |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['game']} | {r['iterations']} | {r['is']:.2f} ± {r['is_std']:.2f} | {r['fid']:.1f} |" for r in rows]
+    lines += [
+        f"| {r['game']} | {r['iterations']} | {r['is']:.2f} ± {r['is_std']:.2f} | {r['fid']:.1f} |"
+        for r in rows
+    ]
     kmgan.io.atomic_write_text(os.path.join(args.out, "results.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 

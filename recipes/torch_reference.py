@@ -102,7 +102,9 @@ class DCGANGenerator(nn.Module):
         self.latent_dim = latent_dim
         self.start, self.first_filters = start, filters
         self.project = nn.Linear(latent_dim, start * start * filters, bias=False)
-        self.project_bn = nn.BatchNorm1d(start * start * filters, eps=BN_EPSILON, momentum=BN_MOMENTUM)
+        self.project_bn = nn.BatchNorm1d(
+            start * start * filters, eps=BN_EPSILON, momentum=BN_MOMENTUM
+        )
         blocks = []
         for _ in range(1, n_up):
             blocks += [
@@ -140,7 +142,9 @@ class DCGANDiscriminator(nn.Module):
             filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
             before, after, size = _same_padding(size, kernel_size)
             if before == after:
-                conv = nn.Conv2d(in_channels, filters, kernel_size, 2, padding=before, bias=(i == 0))
+                conv = nn.Conv2d(
+                    in_channels, filters, kernel_size, 2, padding=before, bias=(i == 0)
+                )
             else:
                 layers.append(nn.ZeroPad2d((before, after, before, after)))
                 conv = nn.Conv2d(in_channels, filters, kernel_size, 2, padding=0, bias=(i == 0))
@@ -210,7 +214,9 @@ def copy_keras_generator(keras_generator, torch_generator):
     perm = _nhwc_to_nchw_order(s, s, f)
     (kernel,) = keras_generator.get_layer("project").get_weights()
     _set(torch_generator.project.weight, kernel[:, perm].T)
-    _copy_bn(torch_generator.project_bn, keras_generator.get_layer("project_bn").get_weights(), perm)
+    _copy_bn(
+        torch_generator.project_bn, keras_generator.get_layer("project_bn").get_weights(), perm
+    )
     convs = [m for m in torch_generator.blocks if isinstance(m, nn.ConvTranspose2d)]
     bns = [m for m in torch_generator.blocks if isinstance(m, nn.BatchNorm2d)]
     for i, (conv, bn) in enumerate(zip(convs, bns), start=1):
@@ -270,13 +276,24 @@ class TorchGame:
             G step (what kmgan computes; see the module docstring).
     """
 
-    def __init__(self, generator, discriminators, learning_rate=2e-4, betas=(0.5, 0.999),
-                 eps=1e-8, device="cpu", amp_dtype=None, freeze_discriminators_in_g_step=True):
+    def __init__(
+        self,
+        generator,
+        discriminators,
+        learning_rate=2e-4,
+        betas=(0.5, 0.999),
+        eps=1e-8,
+        device="cpu",
+        amp_dtype=None,
+        freeze_discriminators_in_g_step=True,
+    ):
         self.device = torch.device(device)
         self.generator = generator.to(self.device).train()
         self.discriminators = [d.to(self.device).train() for d in discriminators]
         self.latent_dim = generator.latent_dim
-        self.g_optimizer = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=betas, eps=eps)
+        self.g_optimizer = torch.optim.Adam(
+            generator.parameters(), lr=learning_rate, betas=betas, eps=eps
+        )
         self.d_optimizers = [
             torch.optim.Adam(d.parameters(), lr=learning_rate, betas=betas, eps=eps)
             for d in self.discriminators
@@ -335,8 +352,16 @@ class TorchGame:
         return d_losses.detach().mean(), g_loss.detach(), d_losses.detach()
 
 
-def build_game(num_discriminators=1, latent_dim=100, image_shape=(32, 32, 3), base_filters=64,
-               kernel_size=4, device="cpu", amp_dtype=None, seed=0):
+def build_game(
+    num_discriminators=1,
+    latent_dim=100,
+    image_shape=(32, 32, 3),
+    base_filters=64,
+    kernel_size=4,
+    device="cpu",
+    amp_dtype=None,
+    seed=0,
+):
     """A `TorchGame` with freshly initialised DCGAN G and N Ds."""
     torch.manual_seed(seed)
     generator = dcgan_init(DCGANGenerator(latent_dim, image_shape, base_filters, kernel_size))
@@ -349,4 +374,6 @@ def build_game(num_discriminators=1, latent_dim=100, image_shape=(32, 32, 3), ba
 
 def nhwc_to_nchw(images):
     """A NumPy (B, H, W, C) batch as a PyTorch (B, C, H, W) float tensor."""
-    return torch.from_numpy(np.ascontiguousarray(np.transpose(images, (0, 3, 1, 2)), dtype=np.float32))
+    return torch.from_numpy(
+        np.ascontiguousarray(np.transpose(images, (0, 3, 1, 2)), dtype=np.float32)
+    )

@@ -12,9 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = pathlib.Path(
-    os.environ.get("KMGAN_SHARED_DATA", REPO.parent / "shared" / "data")
-)
+SHARED_DATA = pathlib.Path(os.environ.get("KMGAN_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 @pytest.fixture(autouse=True)

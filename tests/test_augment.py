@@ -53,8 +53,9 @@ def test_apportion_is_exact_largest_remainder():
 def test_mix_counts_and_stratification_exact(fraction, ratio, real_counts, gen_counts):
     real_x, real_y = _tagged([10, 6, 4])
     gen_x, gen_y = _tagged([20, 20, 20], offset=500)
-    x, y, info = A.mix(real_x, real_y, gen_x, gen_y, real_fraction=fraction,
-                       generated_ratio=ratio, seed=3)
+    x, y, info = A.mix(
+        real_x, real_y, gen_x, gen_y, real_fraction=fraction, generated_ratio=ratio, seed=3
+    )
     assert info["real_per_class"].tolist() == real_counts
     assert info["generated_per_class"].tolist() == gen_counts
     assert info["n_real"] == sum(real_counts) and info["n_generated"] == sum(gen_counts)
@@ -81,8 +82,9 @@ def test_mix_is_seeded_and_nested():
     assert set(small[2]["real_indices"]) <= set(big[2]["real_indices"])
     assert set(big[2]["real_indices"]) != set(other[2]["real_indices"])
     # uint8 real images come back in [-1, 1]
-    x, _, _ = A.mix(np.full((4, 2, 2), 255, np.uint8), [0, 0, 1, 1], real_fraction=1.0,
-                    generated_ratio=0)
+    x, _, _ = A.mix(
+        np.full((4, 2, 2), 255, np.uint8), [0, 0, 1, 1], real_fraction=1.0, generated_ratio=0
+    )
     assert x.dtype == np.float32 and np.allclose(x, 1.0)
 
 
@@ -104,14 +106,17 @@ def test_mix_shortfall():
 # The confidence filter
 # ---------------------------------------------------------------------------
 
-_TABLE = np.array([
-    [0.95, 0.05, 0.00],  # kept, class 0
-    [0.50, 0.50, 0.00],  # dropped
-    [0.00, 0.90, 0.10],  # kept: exactly at the threshold
-    [0.10, 0.10, 0.80],  # dropped
-    [0.02, 0.03, 0.95],  # kept, class 2
-    [0.89, 0.11, 0.00],  # dropped, just below
-], np.float32)
+_TABLE = np.array(
+    [
+        [0.95, 0.05, 0.00],  # kept, class 0
+        [0.50, 0.50, 0.00],  # dropped
+        [0.00, 0.90, 0.10],  # kept: exactly at the threshold
+        [0.10, 0.10, 0.80],  # dropped
+        [0.02, 0.03, 0.95],  # kept, class 2
+        [0.89, 0.11, 0.00],  # dropped, just below
+    ],
+    np.float32,
+)
 
 
 def _one_hot_images(n, size=8):
@@ -167,8 +172,15 @@ def test_draw_labelled_fills_classes_and_reports_shortfall():
         idx = np.random.default_rng(seed).integers(0, 3, n)
         return rng_images[idx]
 
-    x, y, report = A.draw_labelled(A.UnlabelledSampler(sample_fn), [5, 7, 2], classifier,
-                                   threshold=0.9, seed=0, max_draw_factor=20, min_chunk=64)
+    x, y, report = A.draw_labelled(
+        A.UnlabelledSampler(sample_fn),
+        [5, 7, 2],
+        classifier,
+        threshold=0.9,
+        seed=0,
+        max_draw_factor=20,
+        min_chunk=64,
+    )
     assert np.bincount(y, minlength=3).tolist() == [5, 7, 0]
     assert report["shortfall_per_class"].tolist() == [0, 0, 2]
     assert report["kept_per_class"][2] == 0 and report["num_drawn"] <= 20 * 14
@@ -233,9 +245,8 @@ def test_kmgan_layers_change_images_in_model_and_pipeline(name):
     assert np.abs(direct - x).max() > 1e-3
     assert direct.min() >= -1.0 and direct.max() <= 1.0
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
-    ds = A.as_dataset(x, np.zeros(len(x)), batch_size=8, augmentation=LAYERS[name](),
-                      shuffle=False)
-    (out, labels), = list(ds.as_numpy_iterator())
+    ds = A.as_dataset(x, np.zeros(len(x)), batch_size=8, augmentation=LAYERS[name](), shuffle=False)
+    ((out, labels),) = list(ds.as_numpy_iterator())
     assert out.shape == x.shape and np.abs(out - x).max() > 1e-3 and not labels.any()
     clone = type(layer).from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
@@ -253,11 +264,13 @@ def test_flips_off_for_digits_by_default():
         return [type(sub).__name__ for sub in layer.layers]
 
     assert "RandomFlip" not in names(A.traditional_augmentation("all", (28, 28, 1)))
-    assert "RandomFlip" in names(A.traditional_augmentation("geometric", (28, 28, 1),
-                                                            allow_flip=True))
+    assert "RandomFlip" in names(
+        A.traditional_augmentation("geometric", (28, 28, 1), allow_flip=True)
+    )
     assert "RandomFlip" in names(A.traditional_augmentation("geometric", (32, 32, 3)))
-    assert "RandomFlip" not in names(A.traditional_augmentation("geometric", (32, 32, 3),
-                                                                allow_flip=False))
+    assert "RandomFlip" not in names(
+        A.traditional_augmentation("geometric", (32, 32, 3), allow_flip=False)
+    )
     assert "RandomHue" in names(A.traditional_augmentation("photometric", (32, 32, 3)))
     assert "RandomHue" not in names(A.traditional_augmentation("photometric", (28, 28, 1)))
     with pytest.raises(ValueError, match="family"):
@@ -358,8 +371,11 @@ def _tiny_multi(k=3, latent=4, shape=(28, 28, 1)):
 
 def test_load_sampler_kinds(tmp_path):
     paths = {}
-    for name, model in [("g", _tiny_generator()), ("cg", _tiny_conditional()),
-                        ("multi", _tiny_multi())]:
+    for name, model in [
+        ("g", _tiny_generator()),
+        ("cg", _tiny_conditional()),
+        ("multi", _tiny_multi()),
+    ]:
         paths[name] = str(tmp_path / f"{name}.keras")
         model.save(paths[name])
     g = A.load_sampler(paths["g"])
@@ -434,11 +450,23 @@ def test_end_to_end_sweep_writes_every_method(mnist_npz, tmp_path):
     }
     out = tmp_path / "sweep"
     rows = A.run_sweep(
-        real, test, methods=methods, real_fractions=(0.5,), generated_ratios=(0, 1),
-        seeds=(0,), epochs=1, out_dir=str(out), batch_size=50, threshold=0.12,
-        model_fn=lambda: A.simple_cnn((28, 28, 1), 10, blocks=1, base_filters=4,
-                                      dense_units=0, dropout=0.0),
-        features=_StubFeatures(), metric_samples=40, diversity_pairs=10, max_draw_factor=5,
+        real,
+        test,
+        methods=methods,
+        real_fractions=(0.5,),
+        generated_ratios=(0, 1),
+        seeds=(0,),
+        epochs=1,
+        out_dir=str(out),
+        batch_size=50,
+        threshold=0.12,
+        model_fn=lambda: A.simple_cnn(
+            (28, 28, 1), 10, blocks=1, base_filters=4, dense_units=0, dropout=0.0
+        ),
+        features=_StubFeatures(),
+        metric_samples=40,
+        diversity_pairs=10,
+        max_draw_factor=5,
         log=None,
     )
     by_method = {}
@@ -498,13 +526,41 @@ def test_augment_command_loads_keras_generators(mnist_npz, tmp_path):
     _tiny_conditional().save(tmp_path / "cgan.keras")
     _tiny_multi().save(tmp_path / "madgan.keras")
     out = tmp_path / "run"
-    assert augment_cli.main([
-        "--data", str(mnist_npz), "--max-train", "200", "--max-test", "50",
-        "--cgan", str(tmp_path / "cgan.keras"), "--madgan", str(tmp_path / "madgan.keras"),
-        "--methods", "none", "noise", "cgan", "madgan", "--real-fractions", "0.5",
-        "--generated-ratios", "0", "1", "--epochs", "1", "--threshold", "0.1",
-        "--inception", "none", "--out", str(out),
-    ]) == 0
+    assert (
+        augment_cli.main(
+            [
+                "--data",
+                str(mnist_npz),
+                "--max-train",
+                "200",
+                "--max-test",
+                "50",
+                "--cgan",
+                str(tmp_path / "cgan.keras"),
+                "--madgan",
+                str(tmp_path / "madgan.keras"),
+                "--methods",
+                "none",
+                "noise",
+                "cgan",
+                "madgan",
+                "--real-fractions",
+                "0.5",
+                "--generated-ratios",
+                "0",
+                "1",
+                "--epochs",
+                "1",
+                "--threshold",
+                "0.1",
+                "--inception",
+                "none",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     with open(out / "results.csv") as f:
         methods = {row["method"] for row in csv.DictReader(f)}
     assert methods == {"none", "noise", "cgan", "madgan"}

@@ -45,10 +45,22 @@ def tiny_run(tmp_path_factory):
     # the rest of the test session keeps its Keras global state.
     jit = "off" if BACKEND == "tensorflow" else "on"
     # --stacked adds gman_stacked-2 (the two discriminators as one stacked model).
-    benchmark.main([
-        "--tiny", "--stacked", "--jit", jit, "--torch-threads", "1", "--no-clear-session",
-        "--json", str(json_path), "--out", str(md_path), "--quiet",
-    ])
+    benchmark.main(
+        [
+            "--tiny",
+            "--stacked",
+            "--jit",
+            jit,
+            "--torch-threads",
+            "1",
+            "--no-clear-session",
+            "--json",
+            str(json_path),
+            "--out",
+            str(md_path),
+            "--quiet",
+        ]
+    )
     with open(json_path) as f:
         result = json.load(f)
     return result, md_path.read_text(), json_path
@@ -102,7 +114,9 @@ def test_tiny_benchmark_pytorch_column(tiny_run):
 def test_merge_combines_runs(tiny_run, tmp_path):
     _, _, json_path = tiny_run
     out = tmp_path / "BENCHMARK.md"
-    result = benchmark.main(["--merge", str(json_path), str(json_path), "--out", str(out), "--quiet"])
+    result = benchmark.main(
+        ["--merge", str(json_path), str(json_path), "--out", str(out), "--quiet"]
+    )
     assert len(result["meta"]) == 2
     text = out.read_text()
     assert text.count(f"**{BACKEND} run**") == 2 and "## Throughput" in text
@@ -126,11 +140,26 @@ def test_registry_reports_unavailable_games(monkeypatch):
 
 
 def _fake_meta():
-    return {"device": {"backend": BACKEND, "cpu": "cpu", "machine": "x", "cpu_count": 2,
-                       "cpu_usable": 2, "gpus": []},
-            "config": {"image_shape": [32, 32, 3], "latent_dim": 100, "base_filters": 4,
-                       "batch_size": 8, "repeats": 1, "steps": 1, "warmup": 0},
-            "rss_method": "test"}
+    return {
+        "device": {
+            "backend": BACKEND,
+            "cpu": "cpu",
+            "machine": "x",
+            "cpu_count": 2,
+            "cpu_usable": 2,
+            "gpus": [],
+        },
+        "config": {
+            "image_shape": [32, 32, 3],
+            "latent_dim": 100,
+            "base_filters": 4,
+            "batch_size": 8,
+            "repeats": 1,
+            "steps": 1,
+            "warmup": 0,
+        },
+        "rss_method": "test",
+    }
 
 
 def test_flop_counter_counts_stacked_discriminators():
@@ -153,11 +182,21 @@ def test_flop_counter_matches_a_hand_count():
     d = kmgan.nets.dcgan_discriminator((32, 32, 3), base_filters=4, seed=0)
     # G: Dense 100 -> 4*4*16 (no bias); ConvT 4x4x16 -> 8x8x8, 8x8x8 -> 16x16x4
     # (k 4, no bias); ConvT 16x16x4 -> 32x32x3 with bias. 2 FLOPs per MAC.
-    g_hand = 2 * 100 * 256 + 2 * (4 * 4 * 16) * 16 * 8 + 2 * (8 * 8 * 8) * 16 * 4 \
-        + 2 * (16 * 16 * 4) * 16 * 3 + 32 * 32 * 3
+    g_hand = (
+        2 * 100 * 256
+        + 2 * (4 * 4 * 16) * 16 * 8
+        + 2 * (8 * 8 * 8) * 16 * 4
+        + 2 * (16 * 16 * 4) * 16 * 3
+        + 32 * 32 * 3
+    )
     # D: Conv 32x32x3 -> 16x16x4 (bias), -> 8x8x8, -> 4x4x16, Dense 256 -> 1.
-    d_hand = 16 * 16 * 4 * (2 * 16 * 3 + 1) + 8 * 8 * 8 * 2 * 16 * 4 \
-        + 4 * 4 * 16 * 2 * 16 * 8 + 2 * 256 + 1
+    d_hand = (
+        16 * 16 * 4 * (2 * 16 * 3 + 1)
+        + 8 * 8 * 8 * 2 * 16 * 4
+        + 4 * 4 * 16 * 2 * 16 * 8
+        + 2 * 256
+        + 1
+    )
     assert benchmark.forward_flops(g) == (g_hand, [])
     assert benchmark.forward_flops(d) == (d_hand, [])
     # A GMAN-N round is G's work plus N times D's.
@@ -194,7 +233,9 @@ def test_torch_reference_computes_the_kmgan_gan_step():
     logs = game.train_on_batch(real, return_dict=True)
 
     peer = tr.TorchGame(tg, [td])  # Adam(2e-4, (0.5, 0.999), eps 1e-8) per player
-    d_loss, g_loss, _ = peer.step(tr.nhwc_to_nchw(real), torch.from_numpy(z_d), torch.from_numpy(z_g))
+    d_loss, g_loss, _ = peer.step(
+        tr.nhwc_to_nchw(real), torch.from_numpy(z_d), torch.from_numpy(z_g)
+    )
 
     # D's loss before its update; G's loss against the updated D.
     np.testing.assert_allclose(logs["d_loss"], float(d_loss), atol=1e-4)
@@ -212,5 +253,6 @@ def test_torch_reference_computes_the_kmgan_gan_step():
     # D saw real, fake, then G's fake).
     np.testing.assert_allclose(
         ops.convert_to_numpy(d.get_layer("conv2_bn").moving_mean),
-        td.features[3].running_mean.numpy(), atol=1e-5,
+        td.features[3].running_mean.numpy(),
+        atol=1e-5,
     )

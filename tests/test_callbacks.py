@@ -70,13 +70,21 @@ def test_backup_and_restore_resumes_exactly(tmp_path):
     saved = RecordState("epoch_end")
     with pytest.raises(Interrupt):
         model.fit(
-            x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+            x,
+            batch_size=16,
+            epochs=3,
+            shuffle=False,
+            verbose=0,
             callbacks=[keras.callbacks.BackupAndRestore(backup), saved, StopAfterEpoch(1)],
         )
     resumed = fresh_model()
     loaded = RecordState("train_begin")
     resumed.fit(
-        x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+        x,
+        batch_size=16,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
         callbacks=[keras.callbacks.BackupAndRestore(backup), loaded],
     )
     assert loaded.first_epoch == 2
@@ -93,8 +101,7 @@ def test_terminate_on_nan_keeps_last_good_generator(tmp_path):
     # Linear discriminators: a NaN input reaches the logits (some backends'
     # ReLU maps NaN to 0).
     linear = [
-        keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name=f"d{i}")
-        for i in range(2)
+        keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name=f"d{i}") for i in range(2)
     ]
     model = kmgan.GMAN(tiny_mlp(4, 2, "g"), linear, seed=0)
     model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
@@ -104,7 +111,11 @@ def test_terminate_on_nan_keeps_last_good_generator(tmp_path):
     ckpt = GeneratorCheckpoint(str(tmp_path / "g_{epoch:02d}.keras"))
     model.fit(good, batch_size=16, epochs=1, verbose=0, callbacks=[ckpt])
     history = model.fit(
-        x, batch_size=16, epochs=3, shuffle=False, verbose=0,
+        x,
+        batch_size=16,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
         callbacks=[keras.callbacks.TerminateOnNaN(), ckpt],
     )
     assert len(history.history["d_loss"]) == 1  # stopped in the first epoch
@@ -120,7 +131,10 @@ def test_csv_logger_and_tensorboard(tmp_path):
     x = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
     csv = tmp_path / "log.csv"
     model.fit(
-        x, batch_size=16, epochs=2, verbose=0,
+        x,
+        batch_size=16,
+        epochs=2,
+        verbose=0,
         callbacks=[
             keras.callbacks.CSVLogger(str(csv)),
             keras.callbacks.TensorBoard(str(tmp_path / "tb")),
@@ -170,8 +184,13 @@ def test_evaluate_every_logs_metrics_and_keeps_the_best_generator(tmp_path):
     best = str(tmp_path / "best.keras")
     evaluate = EvaluateEvery({"distance": distance}, every=2, best="distance", filepath=best)
     csv = tmp_path / "log.csv"
-    history = model.fit(x, batch_size=16, epochs=3, verbose=0,
-                        callbacks=[evaluate, keras.callbacks.CSVLogger(str(csv))])
+    history = model.fit(
+        x,
+        batch_size=16,
+        epochs=3,
+        verbose=0,
+        callbacks=[evaluate, keras.callbacks.CSVLogger(str(csv))],
+    )
     values = history.history["distance"]
     assert len(calls) == 2  # epoch 2, and the last epoch
     assert np.isnan(values[0]) and np.isfinite(values[1]) and np.isfinite(values[2])
@@ -216,17 +235,30 @@ def test_evaluate_every_takes_kid_prdc_and_classifier_metrics(tmp_path):
     gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
     real = np.random.default_rng(0).uniform(-1, 1, size=(64, 12, 12, 1)).astype("float32")
     proj = _Projection()
-    clf = domain.DomainClassifier(domain.classifier_network((12, 12, 1), 10, seed=0),
-                                  class_distribution=np.ones(10))
-    evaluate = callbacks.EvaluateEvery({
-        "kid": callbacks.kid_of_samples(real, proj, num_samples=60, num_subsets=5, subset_size=50),
-        "pr": callbacks.prdc_of_samples(real, proj, num_samples=60),
-        "cfid": callbacks.classifier_fid_of_samples(real, clf, num_samples=60),
-        "classes": callbacks.classes_covered_of_samples(clf, num_samples=60),
-    }, every=2, best="pr_coverage", mode="max")
+    clf = domain.DomainClassifier(
+        domain.classifier_network((12, 12, 1), 10, seed=0), class_distribution=np.ones(10)
+    )
+    evaluate = callbacks.EvaluateEvery(
+        {
+            "kid": callbacks.kid_of_samples(
+                real, proj, num_samples=60, num_subsets=5, subset_size=50
+            ),
+            "pr": callbacks.prdc_of_samples(real, proj, num_samples=60),
+            "cfid": callbacks.classifier_fid_of_samples(real, clf, num_samples=60),
+            "classes": callbacks.classes_covered_of_samples(clf, num_samples=60),
+        },
+        every=2,
+        best="pr_coverage",
+        mode="max",
+    )
     csv = tmp_path / "log.csv"
-    history = gan.fit(real, batch_size=16, epochs=3, verbose=0,
-                      callbacks=[evaluate, keras.callbacks.CSVLogger(str(csv))])
+    history = gan.fit(
+        real,
+        batch_size=16,
+        epochs=3,
+        verbose=0,
+        callbacks=[evaluate, keras.callbacks.CSVLogger(str(csv))],
+    )
     names = ["kid", "pr_precision", "pr_recall", "pr_density", "pr_coverage", "cfid", "classes"]
     header = csv.read_text().splitlines()[0].split(",")
     for name in names:

@@ -13,26 +13,49 @@ def test_train_sample_battle(tmp_path, capsys):
     runs = {}
     for game in ("gan", "gman"):
         out = str(tmp_path / game)
-        cli.main([
-            "train", "--game", game, "--data", "ring", "--quick", "--discriminators", "2",
-            "--latent-dim", "4", "--batch-size", "32", "--out", out,
-        ])
+        cli.main(
+            [
+                "train",
+                "--game",
+                game,
+                "--data",
+                "ring",
+                "--quick",
+                "--discriminators",
+                "2",
+                "--latent-dim",
+                "4",
+                "--batch-size",
+                "32",
+                "--out",
+                out,
+            ]
+        )
         for name in ("game.keras", "generator.keras", "log.csv", "args.json"):
             assert os.path.exists(os.path.join(out, name)), name
         assert os.listdir(os.path.join(out, "samples"))
         runs[game] = out
 
     grid = str(tmp_path / "points.png")
-    cli.main(["sample", os.path.join(runs["gman"], "generator.keras"), "--num", "50", "--out", grid])
+    cli.main(
+        ["sample", os.path.join(runs["gman"], "generator.keras"), "--num", "50", "--out", grid]
+    )
     assert os.path.getsize(grid) > 1000
 
     capsys.readouterr()
-    cli.main([
-        "battle", os.path.join(runs["gan"], "game.keras"), os.path.join(runs["gman"], "game.keras"),
-        "--data", "ring", "--max-examples", "256",
-    ])
+    cli.main(
+        [
+            "battle",
+            os.path.join(runs["gan"], "game.keras"),
+            os.path.join(runs["gman"], "game.keras"),
+            "--data",
+            "ring",
+            "--max-examples",
+            "256",
+        ]
+    )
     printed = capsys.readouterr().out
-    report = json.loads(printed[printed.index("{"):])
+    report = json.loads(printed[printed.index("{") :])
     assert (report["M1"], report["M2"]) == ("gan", "gman")
     assert report["winner"] in ("gan", "gman", "tie")
     assert set(report) >= {"r_test", "r_samples", "table"}

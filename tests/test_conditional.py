@@ -89,8 +89,10 @@ def test_labels_are_required_and_checked():
         model.fit(x, y + 5, batch_size=8, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 0
     with pytest.raises(ValueError, match="two inputs"):
-        ConditionalGAN(keras.Sequential([keras.Input((4,)), layers.Dense(64)]),
-                       tiny_conditional_discriminator())
+        ConditionalGAN(
+            keras.Sequential([keras.Input((4,)), layers.Dense(64)]),
+            tiny_conditional_discriminator(),
+        )
 
 
 def test_sample_z_labels():
@@ -105,8 +107,9 @@ def test_sample_z_labels():
     assert not np.allclose(model.sample(z, 0), all_two)
     assert model.sample(6, labels=1, seed=3).shape == (6,) + SHAPE
     # Without labels the classes cycle (what kmgan.callbacks.SampleGrid gets).
-    np.testing.assert_allclose(model.generate(z[:4]), model.generate(z[:4], [0, 1, 2, 0]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model.generate(z[:4]), model.generate(z[:4], [0, 1, 2, 0]), rtol=1e-6
+    )
     np.testing.assert_allclose(model.sample(6, seed=3), model.sample(6, seed=3))
     with pytest.raises(ValueError, match="Labels must be in"):
         model.sample(z, 3)
@@ -141,8 +144,13 @@ def test_dcgan_conditional_nets_and_safe_reload(tmp_path):
 
 
 def test_whole_game_round_trip(tmp_path):
-    model = ConditionalGAN(tiny_conditional_generator(), tiny_conditional_discriminator(),
-                           d_steps=2, fake_labels="uniform", seed=0)
+    model = ConditionalGAN(
+        tiny_conditional_generator(),
+        tiny_conditional_discriminator(),
+        d_steps=2,
+        fake_labels="uniform",
+        seed=0,
+    )
     model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     x, y = toy_data(16)
     model.fit(x, y, batch_size=8, verbose=0)
@@ -150,5 +158,7 @@ def test_whole_game_round_trip(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "cgan.keras", safe_mode=True)
     assert isinstance(loaded, ConditionalGAN)
     assert (loaded.num_classes, loaded.d_steps, loaded.fake_labels) == (3, 2, "uniform")
-    np.testing.assert_allclose(loaded.sample(6, seed=1), model.sample(6, seed=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.sample(6, seed=1), model.sample(6, seed=1), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(loaded.discriminate(x[:4]), model.discriminate(x[:4]), rtol=1e-5)

@@ -96,9 +96,7 @@ def test_load_npz_batches(mnist_npz, split, num_examples):
 
 
 def test_load_npz_options(mnist_npz):
-    ds = data.load(
-        mnist_npz, batch_size=50, image_size=(32, 32), labels=False, max_examples=200
-    )
+    ds = data.load(mnist_npz, batch_size=50, image_size=(32, 32), labels=False, max_examples=200)
     batches = _batches(ds)
     assert len(batches) == 4
     assert all(b.shape == (50, 32, 32, 1) for b in batches)
@@ -131,9 +129,7 @@ def test_from_arrays_scaling_and_shapes(rng):
     x = _images(rng, 10, (4, 4))
     x[0, 0, 0] = 0
     x[0, 0, 1] = 255
-    (images, labels), = _batches(
-        data.from_arrays(x, np.arange(10), batch_size=10, shuffle=False)
-    )
+    ((images, labels),) = _batches(data.from_arrays(x, np.arange(10), batch_size=10, shuffle=False))
     assert images.shape == (10, 4, 4, 1) and images.dtype == np.float32
     np.testing.assert_allclose(images[..., 0], x / 127.5 - 1.0, atol=1e-6)
     assert images[0, 0, 0, 0] == -1.0 and images[0, 0, 1, 0] == 1.0
@@ -318,9 +314,7 @@ def test_mixture_spec_and_reproducibility():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
-    np.testing.assert_array_equal(
-        data.grid_of_gaussians(50, seed=3)[0], grid.sample(50, seed=3)[0]
-    )
+    np.testing.assert_array_equal(data.grid_of_gaussians(50, seed=3)[0], grid.sample(50, seed=3)[0])
 
 
 def test_mixture_datasets():
@@ -336,9 +330,7 @@ def test_mixture_datasets():
     ds = data.load("ring", batch_size=50, max_examples=200, labels=False, seed=0)
     batches = _batches(ds)
     assert len(batches) == 4 and batches[0].shape == (50, 2)
-    again = _batches(
-        data.load("ring", batch_size=50, max_examples=200, labels=False, seed=0)
-    )
+    again = _batches(data.load("ring", batch_size=50, max_examples=200, labels=False, seed=0))
     np.testing.assert_array_equal(batches[0], again[0])
 
 
@@ -369,8 +361,9 @@ def test_tfds_pipeline_with_fake_loader(monkeypatch, rng):
         return tf.data.Dataset.from_tensor_slices((x, y))
 
     _fake_tfds(monkeypatch, load)
-    ds = data.load("Fashion-MNIST", split="test", batch_size=16, data_dir="/d",
-                   image_size=(32, 32), seed=0)
+    ds = data.load(
+        "Fashion-MNIST", split="test", batch_size=16, data_dir="/d", image_size=(32, 32), seed=0
+    )
     assert calls == [("fashion_mnist", "test", "/d", True)]
     batches = _batches(ds)
     assert len(batches) == 100 // 16

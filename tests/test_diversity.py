@@ -50,10 +50,12 @@ def test_distinctness_samples_a_game_and_its_sampler_alike():
         x = np.asarray(x)
         return np.stack([x[:, 0], -x[:, 0]], axis=1)
 
-    from_game = diversity.generator_distinctness(game, sign_classifier, num_per_generator=20,
-                                                 num_classes=2, seed=3)
-    from_sampler = diversity.generator_distinctness(game.export_sampler(), sign_classifier,
-                                                    num_per_generator=20, num_classes=2, seed=3)
+    from_game = diversity.generator_distinctness(
+        game, sign_classifier, num_per_generator=20, num_classes=2, seed=3
+    )
+    from_sampler = diversity.generator_distinctness(
+        game.export_sampler(), sign_classifier, num_per_generator=20, num_classes=2, seed=3
+    )
     np.testing.assert_array_equal(from_game["counts"], from_sampler["counts"])
     assert from_game["counts"].sum() == k * 20
 

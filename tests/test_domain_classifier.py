@@ -125,15 +125,22 @@ def test_classification_accuracy_score(digits):
         return faithful((np.asarray(labels) + 1) % 10)
 
     def mlp():  # fast on JAX's CPU; the default network is trained in `clf`
-        return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                                 keras.layers.Dense(64, activation="relu"),
-                                 keras.layers.Dense(10)])
+        return keras.Sequential(
+            [
+                keras.Input((28, 28, 1)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(64, activation="relu"),
+                keras.layers.Dense(10),
+            ]
+        )
 
     test = (digits["x_test"], digits["y_test"])
-    good = metrics.classification_accuracy_score(faithful, test, num_samples=1000, epochs=3,
-                                                 model=mlp())
-    bad = metrics.classification_accuracy_score(mislabelled, test, num_samples=1000, epochs=3,
-                                                model=mlp())
+    good = metrics.classification_accuracy_score(
+        faithful, test, num_samples=1000, epochs=3, model=mlp()
+    )
+    bad = metrics.classification_accuracy_score(
+        mislabelled, test, num_samples=1000, epochs=3, model=mlp()
+    )
     print(f"CAS of real digits {good:.3f}, of mislabelled ones {bad:.3f} (24 steps each)")
     assert good > 0.6 and bad < 0.1
     with pytest.raises(ValueError, match="fewer than the 10 classes"):
@@ -141,8 +148,9 @@ def test_classification_accuracy_score(digits):
 
 
 def test_stacked_mnist_takes_the_domain_classifier(clf, digits):
-    x, modes = stacked_mnist.stacked_mnist(digits["x_test"], digits["y_test"], num_samples=200,
-                                           seed=0)
+    x, modes = stacked_mnist.stacked_mnist(
+        digits["x_test"], digits["y_test"], num_samples=200, seed=0
+    )
     labelled = stacked_mnist.label_stacked(x, clf)
     digits_r = clf.predict(x[..., :1])
     np.testing.assert_array_equal(labelled // 100, digits_r)

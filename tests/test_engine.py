@@ -25,9 +25,7 @@ def test_every_optimizer_advances_under_fit(game, jit_compile):
         jit_compile=jit_compile,
     )
     x = np.random.default_rng(0).normal(size=(steps * 8, 2)).astype("float32")
-    before = {
-        p: snapshot(vs) for p, vs in model.player_variables().items()
-    }
+    before = {p: snapshot(vs) for p, vs in model.player_variables().items()}
     history = model.fit(x, batch_size=8, epochs=1, shuffle=False, verbose=0)
 
     opt = model.optimizer

@@ -32,8 +32,11 @@ def cache(tmp_path_factory):
 
 def digit_generator(side=28):
     z = keras.Input((4,), name="z")
-    x = layers.Dense(side * side, activation="tanh",
-                     kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=0))(z)
+    x = layers.Dense(
+        side * side,
+        activation="tanh",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=0),
+    )(z)
     return keras.Model(z, layers.Reshape((side, side, 1))(x), name="tiny_generator")
 
 
@@ -53,10 +56,30 @@ def test_eval_generator_writes_table_and_json(data, cache, tmp_path, capsys):
     path = tmp_path / "g.keras"
     digit_generator().save(path)
     out = tmp_path / "eval.json"
-    args = run_eval(path, "--data", data, "--split", "test", "--num", 120, "--features", "domain",
-                    "--metrics", "fid,kid,pr,dc,classes", "--kid-subsets", 5,
-                    "--kid-subset-size", 50, "--batch-size", 40, "--json", out,
-                    "--cache-dir", cache, *FAST_DOMAIN)
+    args = run_eval(
+        path,
+        "--data",
+        data,
+        "--split",
+        "test",
+        "--num",
+        120,
+        "--features",
+        "domain",
+        "--metrics",
+        "fid,kid,pr,dc,classes",
+        "--kid-subsets",
+        5,
+        "--kid-subset-size",
+        50,
+        "--batch-size",
+        40,
+        "--json",
+        out,
+        "--cache-dir",
+        cache,
+        *FAST_DOMAIN,
+    )
     args.run(args)
     printed = capsys.readouterr().out
     for label in ("FID", "KID", "precision", "recall", "density", "coverage", "classes covered"):
@@ -66,18 +89,34 @@ def test_eval_generator_writes_table_and_json(data, cache, tmp_path, capsys):
     scores = result["metrics"]
     assert result["kind"] == "unlabelled" and result["num_generated"] == 120
     assert result["num_real"] == 120 and result["comparable_to_papers"] is False
-    assert set(scores) == {"fid", "kid", "kid_std", "precision", "recall", "density",
-                           "coverage", "classes_covered", "kl_to_real"}
+    assert set(scores) == {
+        "fid",
+        "kid",
+        "kid_std",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "classes_covered",
+        "kl_to_real",
+    }
     assert all(np.isfinite(v) for v in scores.values())
     assert sum(result["domain_classifier"]["class_histogram"]) == 120
     # The same numbers from the library on the same samples and real images.
-    clf = domain.domain_classifier(data, cache_dir=os.path.join(cache, "domain"),
-                                   max_examples=512, epochs=1)
+    clf = domain.domain_classifier(
+        data, cache_dir=os.path.join(cache, "domain"), max_examples=512, epochs=1
+    )
     sampler = augment.sampler_from_model(keras.saving.load_model(path))
     fake = np.concatenate([sampler(40, seed=i) for i in range(3)])
     real = np.load(data)["x_test"][:120]
-    expected = kmgan.metrics.evaluate(fake, real, features=clf, kid_subsets=5,
-                                      kid_subset_size=50, metrics=("fid", "kid", "pr", "dc"))
+    expected = kmgan.metrics.evaluate(
+        fake,
+        real,
+        features=clf,
+        kid_subsets=5,
+        kid_subset_size=50,
+        metrics=("fid", "kid", "pr", "dc"),
+    )
     for name in ("fid", "kid", "precision", "recall", "density", "coverage"):
         np.testing.assert_allclose(scores[name], expected[name], rtol=1e-3, atol=1e-6)
     assert os.listdir(os.path.join(cache, "features"))  # the real features were cached
@@ -86,8 +125,19 @@ def test_eval_generator_writes_table_and_json(data, cache, tmp_path, capsys):
 def test_eval_conditional_generator_and_game(data, cache, tmp_path):
     path = tmp_path / "cg.keras"
     conditional_generator().save(path)
-    args = run_eval(path, "--data", data, "--num", 100, "--metrics", "classes",
-                    "--cache-dir", cache, "--no-progress", *FAST_DOMAIN)
+    args = run_eval(
+        path,
+        "--data",
+        data,
+        "--num",
+        100,
+        "--metrics",
+        "classes",
+        "--cache-dir",
+        cache,
+        "--no-progress",
+        *FAST_DOMAIN,
+    )
     result = args.run(args)
     assert result["kind"] == "conditional"
     assert 0.0 <= result["metrics"]["label_accuracy"] <= 1.0
@@ -98,8 +148,19 @@ def test_eval_conditional_generator_and_game(data, cache, tmp_path):
     game.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
     game.fit(np.zeros((8, 28, 28, 1), "float32"), batch_size=8, epochs=1, verbose=0)
     game.save(tmp_path / "game.keras")
-    args = run_eval(tmp_path / "game.keras", "--data", data, "--num", 50, "--metrics",
-                    "classes", "--cache-dir", cache, "--no-progress", *FAST_DOMAIN)
+    args = run_eval(
+        tmp_path / "game.keras",
+        "--data",
+        data,
+        "--num",
+        50,
+        "--metrics",
+        "classes",
+        "--cache-dir",
+        cache,
+        "--no-progress",
+        *FAST_DOMAIN,
+    )
     assert args.run(args)["kind"] == "unlabelled"
 
 
@@ -112,8 +173,19 @@ def test_eval_errors_come_before_any_sampling(data, cache, tmp_path, monkeypatch
     args = run_eval(missing, "--data", data, "--metrics", "fid,is", "--cache-dir", cache)
     with pytest.raises(ValueError, match="Unknown metric"):
         args.run(args)
-    args = run_eval(missing, "--data", data, "--metrics", "kid", "--num", 500,
-                    "--features", "domain", "--cache-dir", cache)
+    args = run_eval(
+        missing,
+        "--data",
+        data,
+        "--metrics",
+        "kid",
+        "--num",
+        500,
+        "--features",
+        "domain",
+        "--cache-dir",
+        cache,
+    )
     with pytest.raises(ValueError, match="at least 1000"):
         args.run(args)
     wrong = tmp_path / "g32.keras"

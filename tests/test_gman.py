@@ -60,9 +60,7 @@ def test_gman_construction_errors():
 def test_aggregate_discriminator_probability():
     model = make_gman(2, aggregator="max")
     x = np.random.default_rng(0).normal(size=(5, 2)).astype("float32")
-    probs = np.stack(
-        [1 / (1 + np.exp(-value(d(x)).reshape(-1))) for d in model.discriminators]
-    )
+    probs = np.stack([1 / (1 + np.exp(-value(d(x)).reshape(-1))) for d in model.discriminators])
     np.testing.assert_allclose(model.discriminate(x), probs.min(axis=0), rtol=1e-5)
     model.aggregator = "mean"
     np.testing.assert_allclose(model.discriminate(x), probs.mean(axis=0), rtol=1e-5)

@@ -97,10 +97,12 @@ def _stylegan_resize(torch, images):
     theta = torch.eye(2, 3)
     theta[0, 2] += theta[0, 0] / w - theta[0, 0] / 299
     theta[1, 2] += theta[1, 1] / h - theta[1, 1] / 299
-    grid = torch.nn.functional.affine_grid(theta[None].repeat(n, 1, 1), [n, 3, 299, 299],
-                                           align_corners=False)
-    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border",
-                                           align_corners=False)
+    grid = torch.nn.functional.affine_grid(
+        theta[None].repeat(n, 1, 1), [n, 3, 299, 299], align_corners=False
+    )
+    return torch.nn.functional.grid_sample(
+        x, grid, mode="bilinear", padding_mode="border", align_corners=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -181,8 +183,9 @@ def _small_set_fid(a, b):
 
 def test_small_set_fid_formula_is_the_frechet_distance(rng):
     a, b = rng.normal(size=(30, 10)), rng.normal(1.0, 2.0, size=(25, 10))
-    want = inception.frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0),
-                                      np.cov(b, rowvar=False), method="eigh")
+    want = inception.frechet_distance(
+        a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False), method="eigh"
+    )
     assert _small_set_fid(a, b) == pytest.approx(want, rel=1e-9)
 
 
@@ -207,8 +210,10 @@ def test_legacy_resize_matches_stylegan_and_tf1(torch_module, real_images):
     got = np.asarray(layer(np.repeat(images[..., None], 3, -1).astype("float32")))
     stylegan = _stylegan_resize(torch_module, images).permute(0, 2, 3, 1).numpy()
     tf1 = tf.compat.v1.image.resize_bilinear(
-        np.repeat(images[..., None], 3, -1).astype("float32"), (299, 299),
-        align_corners=False, half_pixel_centers=False,
+        np.repeat(images[..., None], 3, -1).astype("float32"),
+        (299, 299),
+        align_corners=False,
+        half_pixel_centers=False,
     ).numpy()
     assert got.shape == (4, 299, 299, 3)
     assert np.abs(got - tf1).max() <= 1e-3  # pixel values in [0, 255]
@@ -382,8 +387,9 @@ def test_real_statistics_and_fid_accept_the_extractor(extractor, real_images, pa
     d = 64
     score = inception.fid((mu[:d], sigma[:d, :d]), fashion, features=FirstDims(extractor, d))
     f_feats = parity["keras"][n : 2 * n, :d]
-    want = inception.frechet_distance(mu[:d], sigma[:d, :d], f_feats.mean(0),
-                                      np.cov(f_feats, rowvar=False))
+    want = inception.frechet_distance(
+        mu[:d], sigma[:d, :d], f_feats.mean(0), np.cov(f_feats, rowvar=False)
+    )
     assert score == pytest.approx(want, rel=1e-5)
 
 

@@ -14,7 +14,6 @@ from scipy import linalg
 
 from kmgan.metrics import inception
 
-
 # ---------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------
@@ -287,7 +286,10 @@ def test_features_accept_uint8_grayscale(features, rng):
 
 def test_streaming_statistics_equal_in_memory(features, images):
     pool, _ = features(images)  # one in-memory pass over the whole array
-    mu_ref, sigma_ref = pool.astype(np.float64).mean(0), np.cov(pool.astype(np.float64), rowvar=False)
+    mu_ref, sigma_ref = (
+        pool.astype(np.float64).mean(0),
+        np.cov(pool.astype(np.float64), rowvar=False),
+    )
 
     mu_arr, sigma_arr = inception.activation_statistics(images, features)
     batches = (images[i : i + 5] for i in range(0, len(images), 5))  # other batch size
@@ -328,9 +330,7 @@ def test_inception_score_and_metrics_with_network(features, images):
 
 def test_statistics_cache_writes_once_then_reloads(features, images, tmp_path):
     counting = CountingFeatures(features)
-    mu1, sigma1 = inception.real_statistics(
-        "toy", "train", images, counting, cache_dir=tmp_path
-    )
+    mu1, sigma1 = inception.real_statistics("toy", "train", images, counting, cache_dir=tmp_path)
     calls_after_first = counting.calls
     assert calls_after_first > 0
     expected = tmp_path / "toy_train_random_75.npz"
@@ -375,7 +375,9 @@ def test_cache_hit_with_default_features_needs_no_weights(tmp_path, monkeypatch)
 
 def test_imagenet_without_network_raises_clear_error(monkeypatch):
     def offline(*args, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]"
+        )
 
     def must_not_build(*args, **kwargs):
         raise AssertionError("must not build a model (no fallback to random weights)")

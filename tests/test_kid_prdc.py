@@ -90,8 +90,9 @@ def test_kid_full_sets_match_the_double_loop():
     x, y = rng.normal(size=(7, 5)), rng.normal(0.3, 1.2, size=(9, 5))
     expected = kid_double_loop(x, y)
     np.testing.assert_allclose(mmd2_unbiased(x, y), expected, rtol=1e-10)
-    np.testing.assert_allclose(kid_from_features(x, y, num_subsets=1, subset_size=None)[0],
-                               expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        kid_from_features(x, y, num_subsets=1, subset_size=None)[0], expected, rtol=1e-10
+    )
     # subset_size = the set size, one subset: the full-set estimate.
     z = rng.normal(0.3, 1.2, size=(7, 5))
     mean, std = kid_from_features(x, z, num_subsets=1, subset_size=7)
@@ -121,8 +122,9 @@ def _cleanfid_kernel_distance():
     path = os.path.join(spec.submodule_search_locations[0], "fid.py")
     with open(path) as f:
         tree = ast.parse(f.read())
-    node = next(n for n in tree.body
-                if isinstance(n, ast.FunctionDef) and n.name == "kernel_distance")
+    node = next(
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "kernel_distance"
+    )
     namespace = {"np": np}
     exec(compile(ast.Module([node], type_ignores=[]), path, "exec"), namespace)
     return namespace["kernel_distance"]
@@ -146,13 +148,22 @@ def test_kid_of_images_uses_the_extractor():
     expected = kid_from_features(proj(a)[0], proj(b)[0], 10, 20, seed=0)
     np.testing.assert_allclose((mean, std), expected, rtol=1e-6)
     # A sampler and precomputed features give the same numbers.
-    sampled = metrics.kid(proj(a)[0], sampler_of(b), features=proj, num_samples=30,
-                          num_subsets=10, subset_size=20, seed=0)
+    sampled = metrics.kid(
+        proj(a)[0],
+        sampler_of(b),
+        features=proj,
+        num_samples=30,
+        num_subsets=10,
+        subset_size=20,
+        seed=0,
+    )
     np.testing.assert_allclose(sampled, expected, rtol=1e-6)
-    same = metrics.kid(images(200, 2), images(200, 3), features=proj, num_subsets=20,
-                       subset_size=100)[0]
-    apart = metrics.kid(images(200, 2), images(200, 3, shift=0.4), features=proj,
-                        num_subsets=20, subset_size=100)[0]
+    same = metrics.kid(
+        images(200, 2), images(200, 3), features=proj, num_subsets=20, subset_size=100
+    )[0]
+    apart = metrics.kid(
+        images(200, 2), images(200, 3, shift=0.4), features=proj, num_subsets=20, subset_size=100
+    )[0]
     assert abs(same) < apart / 20
 
 
@@ -203,13 +214,21 @@ def test_prdc_of_images_and_identical_sets():
 def test_evaluate_extracts_each_set_once_and_agrees_with_each_metric():
     proj = Projection()
     gen, real = images(120, 0, shift=0.2), images(100, 1)
-    out = metrics.evaluate(sampler_of(gen), real, features=proj, num_samples=120,
-                           kid_subsets=10, kid_subset_size=50, seed=1)
+    out = metrics.evaluate(
+        sampler_of(gen),
+        real,
+        features=proj,
+        num_samples=120,
+        kid_subsets=10,
+        kid_subset_size=50,
+        seed=1,
+    )
     assert proj.images_seen == 220
     g, r = proj(gen)[0], proj(real)[0]
     np.testing.assert_allclose(out["fid"], metrics.fid(real, gen, features=proj), rtol=1e-5)
-    np.testing.assert_allclose((out["kid"], out["kid_std"]),
-                               kid_from_features(r, g, 10, 50, seed=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        (out["kid"], out["kid_std"]), kid_from_features(r, g, 10, 50, seed=1), rtol=1e-6
+    )
     expected = prdc_from_features(r, g, pr_k=3, dc_k=5)
     for name in expected:
         assert out[name] == expected[name]
@@ -288,8 +307,9 @@ def test_real_features_are_cached_per_dataset_split_count_and_network(tmp_path):
         feats.real_features_path(_npz(tmp_path / "other.npz", seed=1), "train", proj, 30, cache),
     }
     assert len(paths) == 5
-    assert os.listdir(cache) == [os.path.basename(feats.real_features_path(
-        data_file, "train", proj, 30, cache))]  # no temporary files left
+    assert os.listdir(cache) == [
+        os.path.basename(feats.real_features_path(data_file, "train", proj, 30, cache))
+    ]  # no temporary files left
 
 
 def test_damaged_real_feature_cache_is_rebuilt_with_a_warning(tmp_path):

@@ -107,8 +107,17 @@ def test_unshared_all_builds_independent_generators():
 
 
 def test_independent_generators_train():
-    g = [keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(8, activation="relu"),
-                           keras.layers.Dense(2)], name=f"g{i}") for i in range(K)]
+    g = [
+        keras.Sequential(
+            [
+                keras.Input((LATENT,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(2),
+            ],
+            name=f"g{i}",
+        )
+        for i in range(K)
+    ]
     model = MADGAN(g, multi.madgan_mlp_discriminator(K, hidden_units=(8,)), loss="minimax", seed=0)
     model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     x = np.random.default_rng(0).normal(size=(24, 2)).astype("float32")
@@ -175,8 +184,9 @@ def test_similarity_term_on_hand_computed_values(margin):
     # exactly the margin, so every generator pays `margin`.
     same = np.tile(feats[:n], (K, 1))
     flat = np.full((K * n,), 0.5, "float32")
-    np.testing.assert_allclose(float(value(similarity_loss(flat, same, K, margin))),
-                               K * margin, rtol=1e-5)
+    np.testing.assert_allclose(
+        float(value(similarity_loss(flat, same, K, margin))), K * margin, rtol=1e-5
+    )
 
 
 def test_similarity_gradient_reaches_generator_i_only_through_its_own_term():
@@ -188,8 +198,11 @@ def test_similarity_gradient_reaches_generator_i_only_through_its_own_term():
     want = np.zeros((K, n))
     for i in range(K):
         for m in range(n):
-            active = [margin * unit[i, m] @ unit[j, m] - (pp[i, m] - pp[j, m]) > 0
-                      for j in range(K) if j != i]
+            active = [
+                margin * unit[i, m] @ unit[j, m] - (pp[i, m] - pp[j, m]) > 0
+                for j in range(K)
+                if j != i
+            ]
             # d/dp_im of generator i's own hinges; p_jm is fixed in them (stop-gradient)
             want[i, m] = -sum(active) / ((K - 1) * n)
     np.testing.assert_allclose(grad, want, rtol=1e-5, atol=1e-7)
@@ -233,8 +246,9 @@ def test_similarity_errors():
 
 
 def test_generators_can_own_their_last_two_layers():
-    g = multi.madgan_generator(K, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4,
-                               seed=0, unshared_layers=2)
+    g = multi.madgan_generator(
+        K, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4, seed=0, unshared_layers=2
+    )
     assert g.get_layer("project").kernel.shape == (LATENT, 7 * 7 * 8)  # shared
     z = np.repeat(np.random.default_rng(0).normal(size=(1, LATENT)), K, 0).astype("float32")
     eye = np.eye(K, dtype="float32")

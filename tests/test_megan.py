@@ -22,13 +22,28 @@ N = 3
 LATENT = 4
 
 
-def toy_megan(loss="non_saturating", d_steps=1, lam=100.0, seed=0, n=N, hidden=16, latent=LATENT,
-              gate_units=(8, 16)):
+def toy_megan(
+    loss="non_saturating",
+    d_steps=1,
+    lam=100.0,
+    seed=0,
+    n=N,
+    hidden=16,
+    latent=LATENT,
+    gate_units=(8, 16),
+):
     experts = nets.megan_mlp_experts(n, latent_dim=latent, hidden_units=(hidden, hidden), seed=seed)
     m, h = gate_units
     gate = nets.megan_gate(n, latent, hidden, encoding_dim=m, hidden_units=(h, h), seed=seed + 5)
-    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(hidden),
-                          keras.layers.LeakyReLU(0.2), keras.layers.Dense(1)], name="d")
+    d = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(hidden),
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Dense(1),
+        ],
+        name="d",
+    )
     return MEGAN(experts, d, gate=gate, lam=lam, loss=loss, d_steps=d_steps, seed=seed)
 
 
@@ -53,8 +68,12 @@ def test_gradients_reach_the_logits():
     grad = value(input_gradient(f, ops.convert_to_tensor(logits)))
     assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 1e-3
     # ...and equal the soft Gumbel-softmax's gradient.
-    soft_grad = value(input_gradient(
-        lambda l: ops.sum(gumbel_softmax(l, 0.5, noise) * weights), ops.convert_to_tensor(logits)))
+    soft_grad = value(
+        input_gradient(
+            lambda l: ops.sum(gumbel_softmax(l, 0.5, noise) * weights),
+            ops.convert_to_tensor(logits),
+        )
+    )
     np.testing.assert_allclose(grad, soft_grad, rtol=1e-5, atol=1e-6)
 
 
@@ -97,8 +116,9 @@ def test_temperature_schedule():
 
 @pytest.mark.parametrize("batched", [True, False])
 def test_experts_return_images_and_feature_maps(batched):
-    experts = nets.megan_experts(2, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4,
-                                 batched=batched)
+    experts = nets.megan_experts(
+        2, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4, batched=batched
+    )
     images, features = experts.outputs
     assert tuple(images.shape[1:]) == (2, 28, 28, 1)
     # The ReLU map after the paper's second transposed convolution (our first
@@ -115,36 +135,53 @@ def test_experts_return_images_and_feature_maps(batched):
 
 
 CONV_T_CASES = [  # (kernel, strides, padding, input side)
-    (4, 2, "same", 7), (4, 2, "same", 4), (3, 1, "same", 5), (5, 2, "same", 4), (3, 2, "same", 3),
-    (4, 2, "valid", 4), (3, 1, "valid", 5),
+    (4, 2, "same", 7),
+    (4, 2, "same", 4),
+    (3, 1, "same", 5),
+    (5, 2, "same", 4),
+    (3, 2, "same", 3),
+    (4, 2, "valid", 4),
+    (3, 1, "valid", 5),
 ]
 
 
 @pytest.mark.parametrize("implementation", ["matmul", "split"])
 @pytest.mark.parametrize("kernel,strides,padding,side", CONV_T_CASES)
-def test_grouped_conv_transpose_equals_k_conv_transposes(implementation, kernel, strides,
-                                                         padding, side):
+def test_grouped_conv_transpose_equals_k_conv_transposes(
+    implementation, kernel, strides, padding, side
+):
     if implementation == "matmul" and padding == "valid":
         with pytest.raises(ValueError, match="split"):
             nets.GroupedConv2DTranspose(3, 2, kernel, strides, padding, implementation="matmul")
         return
     k, c, f = 3, 2, 5
-    layer = nets.GroupedConv2DTranspose(k, f, kernel, strides, padding, activation="tanh",
-                                        implementation=implementation,
-                                        bias_initializer="random_normal")
+    layer = nets.GroupedConv2DTranspose(
+        k,
+        f,
+        kernel,
+        strides,
+        padding,
+        activation="tanh",
+        implementation=implementation,
+        bias_initializer="random_normal",
+    )
     x = np.random.default_rng(0).normal(size=(4, side, side, k * c)).astype("float32")
     y = value(layer(x))
     assert y.shape[1:] == tuple(layer.compute_output_shape(x.shape)[1:])
     for i in range(k):
         plain = keras.layers.Conv2DTranspose(f, kernel, strides, padding, activation="tanh")
         plain.build((None, side, side, c))
-        plain.kernel.assign(value(layer.kernel)[..., i * c:(i + 1) * c])
-        plain.bias.assign(value(layer.bias)[i * f:(i + 1) * f])
-        np.testing.assert_allclose(y[..., i * f:(i + 1) * f], value(plain(x[..., i * c:(i + 1) * c])),
-                                   rtol=1e-5, atol=1e-5)
+        plain.kernel.assign(value(layer.kernel)[..., i * c : (i + 1) * c])
+        plain.bias.assign(value(layer.bias)[i * f : (i + 1) * f])
+        np.testing.assert_allclose(
+            y[..., i * f : (i + 1) * f],
+            value(plain(x[..., i * c : (i + 1) * c])),
+            rtol=1e-5,
+            atol=1e-5,
+        )
     # The K kernel slices are drawn independently.
     kernels = value(layer.kernel)
-    assert not np.allclose(kernels[..., :c], kernels[..., c:2 * c])
+    assert not np.allclose(kernels[..., :c], kernels[..., c : 2 * c])
 
 
 def copy_unbatched_into_batched(unbatched, batched, n):
@@ -166,8 +203,9 @@ def copy_unbatched_into_batched(unbatched, batched, n):
 def test_batched_experts_equal_unbatched_experts(implementation, image_shape):
     n = 3
     unbatched = nets.megan_experts(n, LATENT, image_shape, base_filters=4, batched=False, seed=1)
-    batched = nets.megan_experts(n, LATENT, image_shape, base_filters=4, batched=True,
-                                 implementation=implementation, seed=2)
+    batched = nets.megan_experts(
+        n, LATENT, image_shape, base_filters=4, batched=True, implementation=implementation, seed=2
+    )
     copy_unbatched_into_batched(unbatched, batched, n)
     z = np.random.default_rng(0).normal(size=(8, LATENT)).astype("float32")
     for training in (True, False):  # batch statistics, then the moving averages they updated
@@ -178,11 +216,15 @@ def test_batched_experts_equal_unbatched_experts(implementation, image_shape):
     def through(model):
         return lambda zz: ops.sum(model(zz, training=True)[0] * weights)
 
-    np.testing.assert_allclose(value(input_gradient(through(batched), ops.convert_to_tensor(z))),
-                               value(input_gradient(through(unbatched), ops.convert_to_tensor(z))),
-                               rtol=1e-4, atol=1e-5)
-    assert len(batched.layers) == len(nets.megan_experts(
-        2 * n, LATENT, image_shape, base_filters=4).layers)  # the graph does not grow with n
+    np.testing.assert_allclose(
+        value(input_gradient(through(batched), ops.convert_to_tensor(z))),
+        value(input_gradient(through(unbatched), ops.convert_to_tensor(z))),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    assert len(batched.layers) == len(
+        nets.megan_experts(2 * n, LATENT, image_shape, base_filters=4).layers
+    )  # the graph does not grow with n
 
 
 def test_list_of_experts_is_accepted():
@@ -245,13 +287,19 @@ def test_gated_objective_by_hand():
     dg = np.einsum("bd,bjd->bj", dadv_dfi, samples) + lam * 2 * (p - 1 / n) / batch
     # through y = softmax((l + a) / tau): dl_k = y_k (dg_k - sum_j dg_j y_j) / tau
     want_dl = y * (dg - (dg * y).sum(1, keepdims=True)) / tau
-    got_dl = value(input_gradient(lambda l: total(ops.convert_to_tensor(samples), l),
-                                  ops.convert_to_tensor(logits)))
+    got_dl = value(
+        input_gradient(
+            lambda l: total(ops.convert_to_tensor(samples), l), ops.convert_to_tensor(logits)
+        )
+    )
     np.testing.assert_allclose(got_dl, want_dl, rtol=1e-4, atol=1e-6)
     # Only the chosen expert's sample gets gradient, D's gradient at FI.
     want_ds = onehot[:, :, None] * dadv_dfi[:, None, :]
-    got_ds = value(input_gradient(lambda s: total(s, ops.convert_to_tensor(logits)),
-                                  ops.convert_to_tensor(samples)))
+    got_ds = value(
+        input_gradient(
+            lambda s: total(s, ops.convert_to_tensor(logits)), ops.convert_to_tensor(samples)
+        )
+    )
     np.testing.assert_allclose(got_ds, want_ds, rtol=1e-4, atol=1e-7)
 
 
@@ -283,8 +331,11 @@ def test_only_selected_experts_get_gradient_through_their_own_images():
         return adv + model.lam * lb
 
     grad = value(input_gradient(loss, ops.convert_to_tensor(flat)))
-    frozen = value(input_gradient(lambda v: loss(v, ops.convert_to_tensor(logits)),
-                                  ops.convert_to_tensor(flat)))
+    frozen = value(
+        input_gradient(
+            lambda v: loss(v, ops.convert_to_tensor(logits)), ops.convert_to_tensor(flat)
+        )
+    )
     # An expert learns only from its own images: the gate path (features ->
     # gate -> STGS) carries nothing back to the experts.
     np.testing.assert_allclose(grad, frozen, rtol=1e-5, atol=1e-8)
@@ -306,15 +357,18 @@ def test_every_optimizer_advances_under_fit_gate_included():
     x = np.random.default_rng(0).normal(size=(steps * batch, 2)).astype("float32")
     assert_every_player_advances(model, x, steps, batch)
     # The schedule follows the round counter.
-    np.testing.assert_allclose(float(value(model.temperature())), 0.5 * np.exp(-0.001 * steps),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        float(value(model.temperature())), 0.5 * np.exp(-0.001 * steps), rtol=1e-5
+    )
 
 
 def test_wgan_gp_and_logs():
     model = toy_megan(loss="wasserstein", d_steps=2)
     assert model.gradient_penalty == 10.0
-    model.compile(keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9),
-                  keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9))
+    model.compile(
+        keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9),
+        keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9),
+    )
     x = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
     history = model.fit(x, batch_size=8, epochs=1, verbose=0).history
     for name in ["d_loss", "g_loss", "lb_loss", "temperature"] + [f"usage_{i}" for i in range(N)]:

@@ -17,6 +17,7 @@ from tests.helpers import value
 K = 3
 LATENT = 4
 
+
 def toy_mgan(variant="general", k=K, beta=0.5, seed=0):
     g = multi.mgan_mlp_generator(k, latent_dim=LATENT, hidden_units=(16, 16), seed=seed)
     d = multi.mgan_mlp_discriminator(k, hidden_units=(16,), variant=variant, seed=seed + 10)
@@ -31,10 +32,16 @@ def test_generators_differ_only_in_their_first_layer():
     # One set of shared variables (those of one DCGAN generator without
     # batch-norm offsets: center=False), the first layer K-fold.
     names = sorted(v.path.split("/")[0] + "/" + v.name for v in g.trainable_variables)
-    assert names == sorted([
-        "project/kernel", "project_bn/gamma", "up1/kernel", "up1_bn/gamma",
-        "image_logits/kernel", "image_logits/bias",
-    ])
+    assert names == sorted(
+        [
+            "project/kernel",
+            "project_bn/gamma",
+            "up1/kernel",
+            "up1_bn/gamma",
+            "image_logits/kernel",
+            "image_logits/bias",
+        ]
+    )
     first = g.get_layer("project").kernel
     assert tuple(first.shape) == (K, LATENT, 7 * 7 * 8)
     slices = value(first)
@@ -112,15 +119,18 @@ def test_losses_match_equation_2():
     c_term = np.mean([np.log(C[labels == k, k]).mean() for k in range(K)])
     J = gan_part - beta * c_term
 
-    out = {k: float(value(v)) for k, v in mgan_losses(d_real, d_fake, c_fake, a, beta,
-                                                        "general", "minimax").items()}
-    np.testing.assert_allclose(out["d_loss"], -gan_part, rtol=1e-5)      # D maximises J
-    np.testing.assert_allclose(out["c_loss"], -c_term, rtol=1e-5)        # C minimises J
+    out = {
+        k: float(value(v))
+        for k, v in mgan_losses(d_real, d_fake, c_fake, a, beta, "general", "minimax").items()
+    }
+    np.testing.assert_allclose(out["d_loss"], -gan_part, rtol=1e-5)  # D maximises J
+    np.testing.assert_allclose(out["c_loss"], -c_term, rtol=1e-5)  # C minimises J
     # G (minimax) minimises J minus the term it does not touch.
     np.testing.assert_allclose(out["g_loss"], J - np.log(D_real).mean(), rtol=1e-5)
     ns = mgan_losses(d_real, d_fake, c_fake, a, beta, "general", "non_saturating")
-    np.testing.assert_allclose(float(value(ns["g_loss"])),
-                               -np.log(D_fake).mean() - beta * c_term, rtol=1e-5)
+    np.testing.assert_allclose(
+        float(value(ns["g_loss"])), -np.log(D_fake).mean() - beta * c_term, rtol=1e-5
+    )
 
 
 def test_one_vs_all_matches_equation_3():
@@ -170,11 +180,27 @@ def test_every_optimizer_advances_under_fit():
 
 
 def test_independent_generators_and_pairwise_classifiers():
-    gens = [keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(2)], name=f"g{i}") for i in range(K)]
+    gens = [
+        keras.Sequential(
+            [
+                keras.Input((LATENT,)),
+                keras.layers.Dense(8, activation="relu"),
+                keras.layers.Dense(2),
+            ],
+            name=f"g{i}",
+        )
+        for i in range(K)
+    ]
     d = multi.mgan_mlp_discriminator(K, hidden_units=(8,), variant="pairwise")
-    model = MGAN(gens, d, variant="pairwise", samples_per_generator=2, same_noise=True,
-                 classifier_weight=1.0, seed=0)
+    model = MGAN(
+        gens,
+        d,
+        variant="pairwise",
+        samples_per_generator=2,
+        same_noise=True,
+        classifier_weight=1.0,
+        seed=0,
+    )
     z = value(model.block_noise(2))  # the authors' same_input: one z block for all K
     assert z.shape == (2 * K, LATENT)
     np.testing.assert_array_equal(z[:2], z[2:4])
@@ -193,8 +219,10 @@ def test_construction_errors():
     with pytest.raises(ValueError, match="K >= 2"):
         multi.mgan_mlp_discriminator(1, variant="pairwise")
     with pytest.raises(ValueError, match="inputs"):
-        MGAN(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
-             multi.mgan_mlp_discriminator(K, hidden_units=(8,)))
+        MGAN(
+            keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]),
+            multi.mgan_mlp_discriminator(K, hidden_units=(8,)),
+        )
 
 
 def test_ring_of_8_coverage_improves_with_4_generators():

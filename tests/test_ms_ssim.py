@@ -40,8 +40,13 @@ def _reference_ms_ssim(a, b, max_val, plan, k1=0.01, k2=0.03):
         value = 1.0
         for j, (size, sigma, power) in enumerate(plan):
             if j:
-                x, y = [np.pad(z, ((0, z.shape[0] % 2), (0, z.shape[1] % 2)), mode="edge") for z in (x, y)]
-                x, y = [z.reshape(z.shape[0] // 2, 2, z.shape[1] // 2, 2).mean((1, 3)) for z in (x, y)]
+                x, y = [
+                    np.pad(z, ((0, z.shape[0] % 2), (0, z.shape[1] % 2)), mode="edge")
+                    for z in (x, y)
+                ]
+                x, y = [
+                    z.reshape(z.shape[0] // 2, 2, z.shape[1] // 2, 2).mean((1, 3)) for z in (x, y)
+                ]
             t = np.arange(size) - (size - 1) / 2
             w = np.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma**2))
             w /= w.sum()
@@ -83,7 +88,11 @@ def test_image_versus_noise_is_well_below_one():
     # And similarity falls as the corruption grows.
     rng = np.random.default_rng(2)
     scores = [
-        float(_np(M.ms_ssim(x, np.clip(x + s * rng.normal(size=x.shape), -1, 1).astype("float32"))).mean())
+        float(
+            _np(
+                M.ms_ssim(x, np.clip(x + s * rng.normal(size=x.shape), -1, 1).astype("float32"))
+            ).mean()
+        )
         for s in (0.02, 0.1, 0.5)
     ]
     assert 1.0 > scores[0] > scores[1] > scores[2]
@@ -103,8 +112,12 @@ def test_single_image_and_uint8_scale_invariance():
 
 @pytest.mark.parametrize(
     "shape,mode",
-    [((3, 32, 32, 3), "shrink_window"), ((3, 28, 28, 1), "shrink_window"),
-     ((3, 28, 28, 1), "drop_scales"), ((2, 180, 184, 3), "shrink_window")],
+    [
+        ((3, 32, 32, 3), "shrink_window"),
+        ((3, 28, 28, 1), "shrink_window"),
+        ((3, 28, 28, 1), "drop_scales"),
+        ((2, 180, 184, 3), "shrink_window"),
+    ],
 )
 def test_matches_independent_numpy_implementation(shape, mode):
     rng = np.random.default_rng(3)
@@ -124,8 +137,10 @@ def test_backend_tensors_and_numpy_give_the_same_values():
     eager = _np(M.ms_ssim(keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)))
     np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
-        _np(M.ssim(a, b)), _np(M.ssim(keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b))),
-        rtol=1e-5, atol=1e-6,
+        _np(M.ssim(a, b)),
+        _np(M.ssim(keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b))),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -154,7 +169,9 @@ def test_agrees_with_tensorflow():
     b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1).astype("float32")
     np.testing.assert_allclose(
         _np(M.ms_ssim(a, b, max_val=1.0)),
-        tf.image.ssim_multiscale(a, b, 1.0).numpy(), rtol=1e-4, atol=1e-5,
+        tf.image.ssim_multiscale(a, b, 1.0).numpy(),
+        rtol=1e-4,
+        atol=1e-5,
     )
     # Small images with dropped scales = TF with the renormalised power factors.
     small_a, small_b = a[:, :32, :32], b[:, :32, :32]
@@ -162,12 +179,15 @@ def test_agrees_with_tensorflow():
     np.testing.assert_allclose(
         _np(M.ms_ssim(small_a, small_b, max_val=1.0, small_images="drop_scales")),
         tf.image.ssim_multiscale(small_a, small_b, 1.0, power_factors=powers).numpy(),
-        rtol=1e-4, atol=1e-5,
+        rtol=1e-4,
+        atol=1e-5,
     )
     # Single-scale SSIM.
     np.testing.assert_allclose(
         _np(M.ssim(small_a, small_b, max_val=1.0)),
-        tf.image.ssim(small_a, small_b, 1.0).numpy(), rtol=1e-4, atol=1e-5,
+        tf.image.ssim(small_a, small_b, 1.0).numpy(),
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 

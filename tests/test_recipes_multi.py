@@ -17,9 +17,26 @@ import kmgan  # noqa: F401 - registers the layers a saved sampler needs
 from kmgan.samplers import expert_grid
 from tests.helpers import load_recipe
 
-TINY_2D = ["--seeds", "1", "--steps", "10", "--batch-size", "32", "--width", "16",
-           "--num-generators", "2", "--num-discriminators", "2", "--gate-encoding", "2",
-           "--gate-units", "4", "--specialization-samples", "40"]
+TINY_2D = [
+    "--seeds",
+    "1",
+    "--steps",
+    "10",
+    "--batch-size",
+    "32",
+    "--width",
+    "16",
+    "--num-generators",
+    "2",
+    "--num-discriminators",
+    "2",
+    "--gate-encoding",
+    "2",
+    "--gate-units",
+    "4",
+    "--specialization-samples",
+    "40",
+]
 
 
 def test_mode_coverage_ring_writes_table_json_and_pngs(tmp_path):
@@ -46,10 +63,23 @@ def test_mode_coverage_report_merges_saved_runs(tmp_path):
     args = vars(recipe.parse(["--out", str(tmp_path)]))
 
     def saved(dataset, scores):
-        runs = [{"game": g, "dataset": dataset, "seed": s, "seconds": 1.0, "steps": 5,
-                 "g_params": 10, "d_params": 20, "widths": [4, 4], "modes_covered": m,
-                 "high_quality": hq, "kl_to_uniform": 0.5, "num_modes": 8}
-                for g, s, m, hq in scores]
+        runs = [
+            {
+                "game": g,
+                "dataset": dataset,
+                "seed": s,
+                "seconds": 1.0,
+                "steps": 5,
+                "g_params": 10,
+                "d_params": 20,
+                "widths": [4, 4],
+                "modes_covered": m,
+                "high_quality": hq,
+                "kl_to_uniform": 0.5,
+                "num_modes": 8,
+            }
+            for g, s, m, hq in scores
+        ]
         path = tmp_path / f"{dataset}.json"
         path.write_text(json.dumps({"args": args, "wall_seconds": 3.0, "runs": runs}))
         return str(path)
@@ -75,11 +105,38 @@ def test_mode_coverage_rejects_unmatched_sizes(tmp_path):
 def test_mode_coverage_stacked_mnist(tmp_path, mnist_npz):
     recipe = load_recipe("mode_coverage")
     classifier = tmp_path / "clf.keras"
-    args = ["--datasets", "stacked", "--games", "gan,mgan", "--seeds", "1",
-            "--stacked-steps", "3", "--batch-size", "16", "--base-filters", "8",
-            "--image-latent-dim", "8", "--num-generators", "2", "--mnist", str(mnist_npz),
-            "--mnist-limit", "512", "--classifier-epochs", "1", "--classifier", str(classifier),
-            "--stacked-samples", "200", "--specialization-samples", "20", "--out", str(tmp_path)]
+    args = [
+        "--datasets",
+        "stacked",
+        "--games",
+        "gan,mgan",
+        "--seeds",
+        "1",
+        "--stacked-steps",
+        "3",
+        "--batch-size",
+        "16",
+        "--base-filters",
+        "8",
+        "--image-latent-dim",
+        "8",
+        "--num-generators",
+        "2",
+        "--mnist",
+        str(mnist_npz),
+        "--mnist-limit",
+        "512",
+        "--classifier-epochs",
+        "1",
+        "--classifier",
+        str(classifier),
+        "--stacked-samples",
+        "200",
+        "--specialization-samples",
+        "20",
+        "--out",
+        str(tmp_path),
+    ]
     rows = recipe.main(args)
     assert classifier.exists()
     assert all(r["num_modes"] == 1000 and r["high_quality"] is None for r in rows)
@@ -88,8 +145,21 @@ def test_mode_coverage_stacked_mnist(tmp_path, mnist_npz):
     recipe.main(args)  # the second run loads the saved classifier
 
 
-TINY_IMAGES = ["--quick", "--max-examples", "32", "--batch-size", "16", "--base-filters", "4",
-               "--num-generators", "2", "--latent-dim", "8", "--grid-columns", "3"]
+TINY_IMAGES = [
+    "--quick",
+    "--max-examples",
+    "32",
+    "--batch-size",
+    "16",
+    "--base-filters",
+    "4",
+    "--num-generators",
+    "2",
+    "--latent-dim",
+    "8",
+    "--grid-columns",
+    "3",
+]
 
 
 def _check_image_outputs(out, k, shape):
@@ -115,6 +185,8 @@ def test_cifar_recipes_quick_on_a_random_cifar_shaped_set(name, tmp_path, capsys
 
 
 def test_madgan_recipe_quick_on_local_mnist(tmp_path, capsys, mnist_npz):
-    load_recipe("madgan_images").main(TINY_IMAGES + ["--data", str(mnist_npz), "--out", str(tmp_path)])
+    load_recipe("madgan_images").main(
+        TINY_IMAGES + ["--data", str(mnist_npz), "--out", str(tmp_path)]
+    )
     assert "mnist_5k.npz" in capsys.readouterr().out
     _check_image_outputs(tmp_path, 2, (28, 28, 1))

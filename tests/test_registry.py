@@ -15,8 +15,18 @@ from kmgan.games import builders
 from kmgan.games import registry
 from kmgan.games.hooks import HOOK_ARGS
 
-ALL_GAMES = ("gan", "dcgan", "gman", "dcgman", "mgan", "madgan", "megan", "cgan",
-             "controlgan", "scoregan")
+ALL_GAMES = (
+    "gan",
+    "dcgan",
+    "gman",
+    "dcgman",
+    "mgan",
+    "madgan",
+    "megan",
+    "cgan",
+    "controlgan",
+    "scoregan",
+)
 POINTS_GAMES = ("gan", "dcgan", "gman", "dcgman", "mgan", "madgan", "megan")
 
 
@@ -42,8 +52,9 @@ def tiny(name, **overrides):
     """A registry game on 2-D points with tiny nets."""
     options = dict(latent_dim=4, hidden_units=(8,), d_hidden_units=(8,), seed=0)
     spec = registry.get(name)
-    for key, value in dict(num_generators=2, num_discriminators=2, gate_encoding_dim=2,
-                           gate_hidden_units=(4,)).items():
+    for key, value in dict(
+        num_generators=2, num_discriminators=2, gate_encoding_dim=2, gate_hidden_units=(4,)
+    ).items():
         if key in spec.options():
             options[key] = value
     options.update(overrides)
@@ -84,17 +95,30 @@ def test_build_refuses_unknown_options_and_shapes():
 
 
 def test_builders_on_images():
-    game = registry.build("dcgman", (28, 28, 1), latent_dim=4, base_filters=4,
-                          num_discriminators=2, d_base_filters=8, seed=3)
+    game = registry.build(
+        "dcgman",
+        (28, 28, 1),
+        latent_dim=4,
+        base_filters=4,
+        num_discriminators=2,
+        d_base_filters=8,
+        seed=3,
+    )
     assert game.num_discriminators == 2 and game.data_shape == (28, 28, 1)
     assert game.loss.label_smoothing == 0.0  # the report: no soft labels for DCGAN
     gan = registry.build("gan", (32, 32, 3), latent_dim=4, base_filters=4)
     assert gan.loss.label_smoothing == 0.1  # the report's soft labels
-    megan = registry.build("megan", (32, 32, 3), latent_dim=4, base_filters=4, num_generators=2,
-                           gate_encoding_dim=2, gate_hidden_units=(4,))
+    megan = registry.build(
+        "megan",
+        (32, 32, 3),
+        latent_dim=4,
+        base_filters=4,
+        num_generators=2,
+        gate_encoding_dim=2,
+        gate_hidden_units=(4,),
+    )
     assert megan.num_generators == 2 and megan.data_shape == (32, 32, 3)
-    control = registry.build("controlgan", (28, 28, 1), latent_dim=4, base_filters=8,
-                             num_classes=3)
+    control = registry.build("controlgan", (28, 28, 1), latent_dim=4, base_filters=8, num_classes=3)
     assert control.num_classes == 3 and control.d_steps == 5 and control.gp_weight == 10.0
 
 
@@ -127,8 +151,11 @@ def test_compile_by_name_position_and_legacy_keywords():
     assert isinstance(mgan.optimizer["discriminator"], keras.optimizers.RMSprop)
     assert isinstance(mgan.optimizer["classifier"], keras.optimizers.SGD)
     megan = tiny("megan")
-    megan.compile(generator=keras.optimizers.SGD(), discriminator=keras.optimizers.Adam(),
-                  gate_optimizer=keras.optimizers.RMSprop())
+    megan.compile(
+        generator=keras.optimizers.SGD(),
+        discriminator=keras.optimizers.Adam(),
+        gate_optimizer=keras.optimizers.RMSprop(),
+    )
     assert isinstance(megan.optimizer["gate"], keras.optimizers.RMSprop)
     gman = tiny("gman")
     gman.compile(d_optimizer=keras.optimizers.SGD(), discriminator_1=keras.optimizers.RMSprop())
@@ -146,8 +173,7 @@ def test_compile_errors_list_the_players():
         mgan.compile(keras.optimizers.Adam(), d_optimizer=keras.optimizers.Adam())
     with pytest.raises(ValueError, match="at most 3"):
         mgan.compile(*[keras.optimizers.Adam() for _ in range(4)])
-    control = registry.build("controlgan", (28, 28, 1), latent_dim=4, base_filters=8,
-                             num_classes=3)
+    control = registry.build("controlgan", (28, 28, 1), latent_dim=4, base_filters=8, num_classes=3)
     control.compile()  # Table 1: rates halve after 50k rounds
     assert isinstance(control.optimizer["discriminator"].get_config()["learning_rate"], dict)
     control.compile(halve_after=None)  # an option of ControlGAN's defaults: constant rates
@@ -175,8 +201,15 @@ def test_every_game_takes_the_evaluator_and_the_gradient_penalty(name):
 
 
 def test_conditional_gan_takes_the_hooks():
-    game = registry.build("cgan", (28, 28, 1), latent_dim=4, base_filters=4, num_classes=3,
-                          evaluator=random_evaluator(), gp_weight=1.0)
+    game = registry.build(
+        "cgan",
+        (28, 28, 1),
+        latent_dim=4,
+        base_filters=4,
+        num_classes=3,
+        evaluator=random_evaluator(),
+        gp_weight=1.0,
+    )
     game.compile()
     x = np.random.default_rng(0).uniform(-1, 1, size=(8, 28, 28, 1)).astype("float32")
     y = np.arange(8, dtype="int32") % 3
@@ -187,8 +220,15 @@ def test_conditional_gan_takes_the_hooks():
 def test_gradient_penalty_has_one_name():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        game = builders.megan((2,), num_generators=2, latent_dim=4, hidden_units=(8,),
-                              gate_encoding_dim=2, gate_hidden_units=(4,), gradient_penalty=3.0)
+        game = builders.megan(
+            (2,),
+            num_generators=2,
+            latent_dim=4,
+            hidden_units=(8,),
+            gate_encoding_dim=2,
+            gate_hidden_units=(4,),
+            gradient_penalty=3.0,
+        )
     assert game.gp_weight == 3.0 and game.gradient_penalty == 3.0
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
     assert "gradient_penalty" not in game.get_config() and game.get_config()["gp_weight"] == 3.0
@@ -244,8 +284,25 @@ def test_nan_or_inf_real_data_is_refused_before_any_step():
 
 def _train(tmp_path, game, data, *extra):
     out = str(tmp_path / game)
-    cli.main(["train", "--game", game, "--data", data, "--quick", "--max-examples", "32",
-              "--batch-size", "16", "--latent-dim", "4", "--out", out, *extra])
+    cli.main(
+        [
+            "train",
+            "--game",
+            game,
+            "--data",
+            data,
+            "--quick",
+            "--max-examples",
+            "32",
+            "--batch-size",
+            "16",
+            "--latent-dim",
+            "4",
+            "--out",
+            out,
+            *extra,
+        ]
+    )
     for name in ("game.keras", "generator.keras", "log.csv", "args.json"):
         assert os.path.exists(os.path.join(out, name)), name
     assert os.listdir(os.path.join(out, "samples"))
@@ -254,9 +311,13 @@ def _train(tmp_path, game, data, *extra):
 
 @pytest.mark.parametrize("game", POINTS_GAMES)
 def test_train_quick_on_points(game, tmp_path):
-    extra = {"gman": ["--discriminators", "2"], "dcgman": ["--discriminators", "2"],
-             "mgan": ["--generators", "2"], "madgan": ["--generators", "2"],
-             "megan": ["--generators", "2"]}.get(game, [])
+    extra = {
+        "gman": ["--discriminators", "2"],
+        "dcgman": ["--discriminators", "2"],
+        "mgan": ["--generators", "2"],
+        "madgan": ["--generators", "2"],
+        "megan": ["--generators", "2"],
+    }.get(game, [])
     out = _train(tmp_path, game, "ring", *extra)
     loaded = keras.saving.load_model(os.path.join(out, "game.keras"))
     assert loaded.discriminate(np.zeros((3, 2), "float32")).shape == (3,)
@@ -278,10 +339,21 @@ def test_train_quick_on_labelled_images(game, tmp_path, mnist_npz):
 
 def test_train_refuses_what_a_game_cannot_take(tmp_path, mnist_npz, capsys):
     with pytest.raises(ValueError, match="needs --evaluator"):
-        cli.main(["train", "--game", "scoregan", "--data", str(mnist_npz), "--quick",
-                  "--out", str(tmp_path / "s")])
-    args = cli.build_parser().parse_args(["train", "--game", "mgan", "--data", "ring",
-                                           "--discriminators", "3", "--generators", "2"])
+        cli.main(
+            [
+                "train",
+                "--game",
+                "scoregan",
+                "--data",
+                str(mnist_npz),
+                "--quick",
+                "--out",
+                str(tmp_path / "s"),
+            ]
+        )
+    args = cli.build_parser().parse_args(
+        ["train", "--game", "mgan", "--data", "ring", "--discriminators", "3", "--generators", "2"]
+    )
     options = train_cli.build_options(args, registry.get("mgan"), (2,))
     assert options["num_generators"] == 2 and "num_discriminators" not in options
     assert "--discriminators is an option of gman, dcgman; mgan has none" in capsys.readouterr().out

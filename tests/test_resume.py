@@ -220,15 +220,18 @@ def _passes(dataset, n):
     return [np.concatenate([np.asarray(b[0]) for b in dataset]) for _ in range(n)]
 
 
-@pytest.mark.parametrize("make", [
-    lambda: kmgan.data.from_arrays(
-        np.arange(40.0).reshape(20, 2), np.arange(20), batch_size=4, seed=5
-    ),
-    lambda: kmgan.data.mixture_dataset("grid", num_samples=20, batch_size=4, seed=5),
-    lambda: kmgan.data.shuffle_by_epoch(
-        tf.data.Dataset.range(20).map(lambda i: (i, i)), buffer_size=8, seed=5
-    ).batch(4),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: kmgan.data.from_arrays(
+            np.arange(40.0).reshape(20, 2), np.arange(20), batch_size=4, seed=5
+        ),
+        lambda: kmgan.data.mixture_dataset("grid", num_samples=20, batch_size=4, seed=5),
+        lambda: kmgan.data.shuffle_by_epoch(
+            tf.data.Dataset.range(20).map(lambda i: (i, i)), buffer_size=8, seed=5
+        ).batch(4),
+    ],
+)
 def test_pipeline_order_is_a_function_of_seed_and_epoch(make):
     uninterrupted = _passes(make(), 4)
     assert not np.array_equal(uninterrupted[0], uninterrupted[1])  # reshuffled

@@ -65,17 +65,21 @@ def make_games():
         seed=0,
     )
     madgan = MADGAN(
-        [nets.mlp_generator(LATENT, hidden_units=(8,), name=f"g{i}", seed=10 + i)
-         for i in range(3)],
+        [
+            nets.mlp_generator(LATENT, hidden_units=(8,), name=f"g{i}", seed=10 + i)
+            for i in range(3)
+        ],
         multi.madgan_mlp_discriminator(3, hidden_units=(8,), seed=3),
         seed=0,
     )
     megan = MEGAN(
-        megan_nets.megan_experts(2, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4,
-                                 seed=4),
+        megan_nets.megan_experts(
+            2, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4, seed=4
+        ),
         nets.dcgan_discriminator(image_shape=(28, 28, 1), base_filters=4, seed=5),
-        gate=megan_nets.megan_gate(2, LATENT, 14 * 14 * 4, encoding_dim=8, hidden_units=(8, 8),
-                                   seed=6),
+        gate=megan_nets.megan_gate(
+            2, LATENT, 14 * 14 * 4, encoding_dim=8, hidden_units=(8, 8), seed=6
+        ),
         seed=0,
     )
     games = {"mgan": mgan, "madgan": madgan, "megan": megan}
@@ -93,8 +97,12 @@ def direct_expert_outputs(game, z):
         return np.moveaxis(value(samples), 1, 0)
     if game.generator is not None:
         eye = np.eye(k, dtype="float32")
-        return np.stack([value(game.generator([z, np.tile(eye[i], (len(z), 1))], training=False))
-                         for i in range(k)])
+        return np.stack(
+            [
+                value(game.generator([z, np.tile(eye[i], (len(z), 1))], training=False))
+                for i in range(k)
+            ]
+        )
     return np.stack([value(g(z, training=False)) for g in game.generators])
 
 
@@ -155,13 +163,19 @@ def test_samplers_round_trip_across_backends(games, tmp_path):
 
     other = OTHER[keras.backend.backend()]
     env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, *expected], env=env,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, *expected],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == other
     for stem, want in expected.items():
-        np.testing.assert_allclose(np.load(stem + "_other.npy"), want, rtol=1e-4, atol=1e-4,
-                                   err_msg=os.path.basename(stem))
+        np.testing.assert_allclose(
+            np.load(stem + "_other.npy"), want, rtol=1e-4, atol=1e-4, err_msg=os.path.basename(stem)
+        )
 
 
 def test_whole_games_save_and_reload(games, tmp_path):
@@ -171,11 +185,13 @@ def test_whole_games_save_and_reload(games, tmp_path):
         game.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)
         assert type(loaded) is type(game) and loaded.num_generators == game.num_generators
-        np.testing.assert_allclose(loaded.generate(z, generator=1), game.generate(z, generator=1),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            loaded.generate(z, generator=1), game.generate(z, generator=1), rtol=1e-5, atol=1e-5
+        )
         x = game.generate(z, generator=0)
-        np.testing.assert_allclose(loaded.discriminate(x), game.discriminate(x), rtol=1e-5,
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            loaded.discriminate(x), game.discriminate(x), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_checkpoint_and_expert_grid(games, tmp_path):
@@ -229,9 +245,11 @@ def test_class_specialization_and_report_from_a_sampler(games, tmp_path):
     assert os.path.getsize(png) > 1000
 
     sampler = games["mgan"].export_sampler()
-    report = specialization.specialization_report(sampler, num_per_generator=8,
-                                                  classifier=classifier)
+    report = specialization.specialization_report(
+        sampler, num_per_generator=8, classifier=classifier
+    )
     assert report.counts.shape == (3, 10) and (report.counts.sum(1) == 8).all()
-    mixture_report = specialization.specialization_report(games["madgan"], num_per_generator=50,
-                                                          mixture="ring")
+    mixture_report = specialization.specialization_report(
+        games["madgan"], num_per_generator=50, mixture="ring"
+    )
     assert mixture_report.counts.shape == (3, 8)

@@ -27,8 +27,11 @@ def run_under_other_backend(script, *args):
     other = OTHER[keras.backend.backend()]
     env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(
-        [sys.executable, "-c", script, *args], env=env, capture_output=True,
-        text=True, timeout=300,
+        [sys.executable, "-c", script, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == other
@@ -53,8 +56,12 @@ def trained_gan(generator):
 
 def test_generators_reload_under_the_other_backend(tmp_path):
     generators = {
-        "dcgan28": kmgan.nets.dcgan_generator(latent_dim=8, image_shape=(28, 28, 1), base_filters=8),
-        "conv_fc32": kmgan.nets.conv_fc_generator(latent_dim=8, image_shape=(32, 32, 3), base_filters=8),
+        "dcgan28": kmgan.nets.dcgan_generator(
+            latent_dim=8, image_shape=(28, 28, 1), base_filters=8
+        ),
+        "conv_fc32": kmgan.nets.conv_fc_generator(
+            latent_dim=8, image_shape=(32, 32, 3), base_filters=8
+        ),
         "mlp": kmgan.nets.mlp_generator(latent_dim=2, hidden_units=(16,)),
     }
     expected = {}
@@ -78,14 +85,19 @@ def test_whole_game_round_trip(tmp_path):
 
     game = make_gman(2, aggregator="auto")
     game.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(0.05))
-    game.fit(np.random.default_rng(0).normal(size=(64, 2)).astype("float32"), batch_size=16, verbose=0)
+    game.fit(
+        np.random.default_rng(0).normal(size=(64, 2)).astype("float32"), batch_size=16, verbose=0
+    )
     game.save(tmp_path / "gman.keras")
     loaded = keras.saving.load_model(tmp_path / "gman.keras", safe_mode=True)
     assert isinstance(loaded, kmgan.GMAN) and loaded.aggregator == "auto"
     x = np.random.default_rng(1).normal(size=(8, 2)).astype("float32")
     np.testing.assert_allclose(loaded.discriminate(x), game.discriminate(x), rtol=1e-5)
-    np.testing.assert_allclose(loaded.sample(8, seed=3), game.sample(8, seed=3), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.sample(8, seed=3), game.sample(8, seed=3), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(loaded.current_lambda()),
-        keras.ops.convert_to_numpy(game.current_lambda()), rtol=1e-6,
+        keras.ops.convert_to_numpy(game.current_lambda()),
+        rtol=1e-6,
     )

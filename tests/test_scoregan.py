@@ -110,9 +110,7 @@ def test_guidance_term_is_minus_delta_times_the_capped_score():
     term, _ = guidance.score_loss(HALF_2, ONE_HOT_4)
     np.testing.assert_allclose(value(term), -0.5 * 2.0, rtol=1e-5)
     logits = EvaluatorGuidance(identity, from_logits=True, cap=None)
-    np.testing.assert_allclose(
-        value(logits.score(np.log(ONE_HOT_4 + 1e-9))), 4.0, rtol=1e-4
-    )
+    np.testing.assert_allclose(value(logits.score(np.log(ONE_HOT_4 + 1e-9))), 4.0, rtol=1e-4)
     assert guidance_log_names(None) == () and guided_loss(None, 1.0, None)[1] == {}
     assert not guidance.trainable_variables and not identity.trainable
 
@@ -139,8 +137,10 @@ class ScoreMove(GameModel):
         return (4,)
 
     def player_variables(self):
-        return {"generator": self.generator.trainable_variables,
-                "discriminator": self.discriminator.trainable_variables}
+        return {
+            "generator": self.generator.trainable_variables,
+            "discriminator": self.discriminator.trainable_variables,
+        }
 
     def play(self, data):
         real = real_data(data)
@@ -160,14 +160,18 @@ class ScoreMove(GameModel):
 @pytest.mark.parametrize("cap", [None, 0.5])
 def test_score_gradient_reaches_the_generator_only(cap):
     model = ScoreMove(cap)
-    model.compile({"generator": keras.optimizers.SGD(1.0),
-                   "discriminator": keras.optimizers.SGD(1.0)})
+    model.compile(
+        {"generator": keras.optimizers.SGD(1.0), "discriminator": keras.optimizers.SGD(1.0)}
+    )
     players = {p: snapshot(vs) for p, vs in model.player_variables().items()}
     frozen = snapshot(model.evaluator.variables)
-    model.fit(np.random.default_rng(0).normal(size=(16, 4)).astype("float32"),
-              batch_size=8, verbose=0)
-    g_moved = any(not np.allclose(a, b) for a, b in
-                  zip(players["generator"], snapshot(model.generator.trainable_variables)))
+    model.fit(
+        np.random.default_rng(0).normal(size=(16, 4)).astype("float32"), batch_size=8, verbose=0
+    )
+    g_moved = any(
+        not np.allclose(a, b)
+        for a, b in zip(players["generator"], snapshot(model.generator.trainable_variables))
+    )
     # Uncapped the score pulls the generator; above a cap (0.5 < any score)
     # the term is constant and nothing moves.
     assert g_moved == (cap is None)
@@ -221,8 +225,15 @@ def test_scoregan_fit_keeps_the_evaluator_frozen_and_out_of_every_optimizer():
 
 
 def test_scoregan_whole_game_round_trip(tmp_path):
-    model = ScoreGAN(*tiny_players(), evaluator=tiny_evaluator(), d_steps=1,
-                     score_cap=3.0, gamma_rate=1.0, gamma_alpha=0.0, seed=0)
+    model = ScoreGAN(
+        *tiny_players(),
+        evaluator=tiny_evaluator(),
+        d_steps=1,
+        score_cap=3.0,
+        gamma_rate=1.0,
+        gamma_alpha=0.0,
+        seed=0,
+    )
     model.compile(adam(), adam(), adam())
     x, y = toy_data(16)
     model.fit(x, y, batch_size=8, verbose=0)
@@ -232,11 +243,15 @@ def test_scoregan_whole_game_round_trip(tmp_path):
     assert loaded.evaluator.cap == 3.0 and loaded.evaluator.weight == 0.5
     assert not loaded.evaluator.trainable_variables
     np.testing.assert_allclose(value(loaded.gamma), value(model.gamma))
-    np.testing.assert_allclose(loaded.sample(6, seed=1), model.sample(6, seed=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.sample(6, seed=1), model.sample(6, seed=1), rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(loaded.discriminate(x[:4]), model.discriminate(x[:4]), rtol=1e-5)
     for a, b in zip(snapshot(loaded.evaluator.variables), snapshot(model.evaluator.variables)):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(snapshot(loaded.augmentation.variables), snapshot(model.augmentation.variables)):
+    for a, b in zip(
+        snapshot(loaded.augmentation.variables), snapshot(model.augmentation.variables)
+    ):
         np.testing.assert_array_equal(a, b)
     # A loaded game trains on after compile().
     loaded.compile(adam(), adam(), adam())
@@ -274,8 +289,10 @@ def test_any_game_can_take_the_evaluator():
     plain.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     assert "score" not in plain.fit(x, batch_size=8, verbose=0).history
     # GMAN takes the same player; it survives a whole-game round trip.
-    ds = [keras.Sequential([keras.Input(SHAPE), layers.Flatten(), layers.Dense(1)], name=f"d{i}")
-          for i in range(2)]
+    ds = [
+        keras.Sequential([keras.Input(SHAPE), layers.Flatten(), layers.Dense(1)], name=f"d{i}")
+        for i in range(2)
+    ]
     gman = kmgan.GMAN(g, ds, evaluator=evaluator, score_weight=0.3, seed=0)
     gman.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     assert "score" in gman.fit(x, batch_size=8, verbose=0).history

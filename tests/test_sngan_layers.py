@@ -204,8 +204,9 @@ def test_table1_networks():
 
 
 def test_sngan_players_save_and_reload_with_safe_mode(tmp_path, rng):
-    g = sngan.sngan_generator(num_classes=3, latent_dim=4, image_shape=(8, 8, 3), width=4,
-                              num_blocks=1, seed=1)
+    g = sngan.sngan_generator(
+        num_classes=3, latent_dim=4, image_shape=(8, 8, 3), width=4, num_blocks=1, seed=1
+    )
     d = sngan.sngan_discriminator(image_shape=(8, 8, 3), width=4, seed=2)
     z = rng.normal(size=(4, 4)).astype("float32")
     y = np.array([0, 1, 2, 1], "int32")
@@ -217,6 +218,8 @@ def test_sngan_players_save_and_reload_with_safe_mode(tmp_path, rng):
         again = keras.saving.load_model(path, safe_mode=True)
         # A conditional generator reloads and takes labels.
         np.testing.assert_allclose(
-            again.predict(inputs, verbose=0), model.predict(inputs, verbose=0),
-            rtol=1e-5, atol=1e-5,
+            again.predict(inputs, verbose=0),
+            model.predict(inputs, verbose=0),
+            rtol=1e-5,
+            atol=1e-5,
         )

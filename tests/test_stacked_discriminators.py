@@ -54,7 +54,9 @@ def copy_into(plain, stacked, i):
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_stacked_dcgan_equals_plain_dcgan(implementation):
     n = 3
-    stacked = stacked_dcgan_discriminator(n, SHAPE, base_filters=BF, implementation=implementation, seed=0)
+    stacked = stacked_dcgan_discriminator(
+        n, SHAPE, base_filters=BF, implementation=implementation, seed=0
+    )
     assert tuple(stacked.outputs[0].shape[1:]) == (n,)
     plains = [copy_into(dcgan_discriminator(SHAPE, base_filters=BF), stacked, i) for i in range(n)]
     x = images(6)
@@ -67,39 +69,70 @@ def test_stacked_dcgan_equals_plain_dcgan(implementation):
     bn = stacked.get_layer("conv2_bn")
     for i, p in enumerate(plains):
         np.testing.assert_allclose(
-            value(bn.moving_mean)[i * 2 * BF:(i + 1) * 2 * BF],
-            value(p.get_layer("conv2_bn").moving_mean), atol=1e-6,
+            value(bn.moving_mean)[i * 2 * BF : (i + 1) * 2 * BF],
+            value(p.get_layer("conv2_bn").moving_mean),
+            atol=1e-6,
         )
 
 
-@pytest.mark.parametrize("kernel_size,strides,padding", [(3, 1, "valid"), (5, 2, "same"), (4, 3, "valid")])
+@pytest.mark.parametrize(
+    "kernel_size,strides,padding", [(3, 1, "valid"), (5, 2, "same"), (4, 3, "valid")]
+)
 def test_conv_implementations_agree(kernel_size, strides, padding):
     x = np.random.default_rng(0).normal(size=(2, 9, 9, 3 * 2)).astype("float32")
     outputs = []
     for implementation in IMPLEMENTATIONS:
-        layer = StackedConv2D(3, 4, kernel_size, strides=strides, padding=padding,
-                              implementation=implementation, kernel_initializer="glorot_uniform")
+        layer = StackedConv2D(
+            3,
+            4,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            implementation=implementation,
+            kernel_initializer="glorot_uniform",
+        )
         layer.build(x.shape)
-        layer.kernel.assign(np.random.default_rng(1).normal(size=layer.kernel.shape).astype("float32"))
+        layer.kernel.assign(
+            np.random.default_rng(1).normal(size=layer.kernel.shape).astype("float32")
+        )
         layer.bias.assign(np.arange(12, dtype="float32"))
         outputs.append(value(layer(x)))
         assert outputs[-1].shape[1:] == layer.compute_output_shape(x.shape)[1:]
     # each discriminator's own plain convolution
-    want = np.concatenate([
-        value(ops.conv(x[..., 2 * i:2 * i + 2], value(layer.kernel)[..., 4 * i:4 * i + 4],
-                       strides=strides, padding=padding)) + np.arange(4 * i, 4 * i + 4)
-        for i in range(3)
-    ], axis=-1)
+    want = np.concatenate(
+        [
+            value(
+                ops.conv(
+                    x[..., 2 * i : 2 * i + 2],
+                    value(layer.kernel)[..., 4 * i : 4 * i + 4],
+                    strides=strides,
+                    padding=padding,
+                )
+            )
+            + np.arange(4 * i, 4 * i + 4)
+            for i in range(3)
+        ],
+        axis=-1,
+    )
     for got in outputs:
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-5)
 
 
 def test_stacked_dcgan_other_shapes_and_dropout():
     shape = (32, 32, 3)
-    stacked = stacked_dcgan_discriminator(2, shape, base_filters=BF, depth=2, kernel_size=3,
-                                          dropout=0.3, implementation="im2col", seed=1)
-    plain = copy_into(dcgan_discriminator(shape, base_filters=BF, depth=2, kernel_size=3, dropout=0.3),
-                      stacked, 1)
+    stacked = stacked_dcgan_discriminator(
+        2,
+        shape,
+        base_filters=BF,
+        depth=2,
+        kernel_size=3,
+        dropout=0.3,
+        implementation="im2col",
+        seed=1,
+    )
+    plain = copy_into(
+        dcgan_discriminator(shape, base_filters=BF, depth=2, kernel_size=3, dropout=0.3), stacked, 1
+    )
     x = images(4, shape=shape)
     np.testing.assert_allclose(value(stacked(x))[:, 1:], value(plain(x)), atol=1e-5)
 
@@ -112,7 +145,7 @@ def test_stacked_mlp_equals_plain_mlp():
         got = value(stacked(x, training=True))
         for i in range(n):
             plain = copy_into(mlp_discriminator(2, hidden), stacked, i)
-            np.testing.assert_allclose(got[:, i:i + 1], value(plain(x)), atol=1e-6)
+            np.testing.assert_allclose(got[:, i : i + 1], value(plain(x)), atol=1e-6)
 
 
 def test_every_slice_drawn_independently():
@@ -125,7 +158,9 @@ def test_every_slice_drawn_independently():
     dense = value(stacked.get_layer("logits").kernel)  # (3, d, 1)
     for i in range(3):
         for j in range(i):
-            assert not np.allclose(kernel[..., i * f:(i + 1) * f], kernel[..., j * f:(j + 1) * f])
+            assert not np.allclose(
+                kernel[..., i * f : (i + 1) * f], kernel[..., j * f : (j + 1) * f]
+            )
             assert not np.allclose(dense[i], dense[j])
     # Each slice has one DCGAN kernel's distribution, N(0, 0.02).
     assert abs(dense.std() - 0.02) < 0.004
@@ -149,7 +184,8 @@ def test_stack_and_unstack_round_trip():
     mlps = [mlp_discriminator(2, (5,), seed=i) for i in range(2)]
     np.testing.assert_allclose(
         value(stack_discriminators(mlps)(points(3))),
-        np.concatenate([value(m(points(3))) for m in mlps], axis=1), atol=1e-6,
+        np.concatenate([value(m(points(3))) for m in mlps], axis=1),
+        atol=1e-6,
     )
 
 
@@ -162,8 +198,10 @@ def test_stacked_model_saves_and_reloads(tmp_path):
     np.testing.assert_allclose(value(loaded(x)), value(stacked(x)), atol=1e-6)
     assert isinstance(loaded.get_layer("conv2"), StackedConv2D)
     assert isinstance(loaded.get_layer("logits"), StackedDense)
-    for a, b in zip(unstack_discriminator(loaded, 1).get_weights(),
-                    unstack_discriminator(stacked, 1).get_weights()):
+    for a, b in zip(
+        unstack_discriminator(loaded, 1).get_weights(),
+        unstack_discriminator(stacked, 1).get_weights(),
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -176,7 +214,9 @@ def test_stacked_errors():
         StackedConv2D(2, 4, 3, implementation="fast")
     with pytest.raises(ValueError, match="no stacked counterpart"):
         stack_discriminators([kmgan.nets.conv_fc_discriminator(SHAPE, base_filters=BF)])
-    bad = keras.Model(inp := keras.Input((2,)), keras.layers.Reshape((2, 1))(keras.layers.Dense(2)(inp)))
+    bad = keras.Model(
+        inp := keras.Input((2,)), keras.layers.Reshape((2, 1))(keras.layers.Dense(2)(inp))
+    )
     with pytest.raises(ValueError, match=r"shape \(batch, N\)"):
         num_stacked(bad)
 
@@ -185,13 +225,17 @@ def test_stacked_errors():
 def test_losses_per_column(name):
     loss = kmgan.losses.get(name, 0.1 if name in ("minimax", "least_squares") else 0.0)
     rng = np.random.default_rng(0)
-    real, fake = rng.normal(size=(6, 3)).astype("float32"), rng.normal(size=(6, 3)).astype("float32")
+    real, fake = (
+        rng.normal(size=(6, 3)).astype("float32"),
+        rng.normal(size=(6, 3)).astype("float32"),
+    )
     d = value(loss.discriminator(real, fake, axis=0))
     g = value(loss.generator(fake, axis=0))
     assert d.shape == g.shape == (3,)
     for i in range(3):
-        np.testing.assert_allclose(d[i], value(loss.discriminator(real[:, i:i + 1], fake[:, i:i + 1])),
-                                   rtol=1e-6)
+        np.testing.assert_allclose(
+            d[i], value(loss.discriminator(real[:, i : i + 1], fake[:, i : i + 1])), rtol=1e-6
+        )
         np.testing.assert_allclose(g[i], value(loss.generator(fake[:, i])), rtol=1e-6)
 
 
@@ -204,16 +248,20 @@ def _generator(data):
         # A small dense generator: the tests are about the discriminators,
         # and a DCGAN generator would triple their XLA compile time.
         z = keras.Input((8,), name="z")
-        x = keras.layers.Dense(int(np.prod(SHAPE)), activation="tanh",
-                               kernel_initializer=keras.initializers.GlorotUniform(seed=0))(z)
+        x = keras.layers.Dense(
+            int(np.prod(SHAPE)),
+            activation="tanh",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=0),
+        )(z)
         return keras.Model(z, keras.layers.Reshape(SHAPE)(x), name="generator")
     return kmgan.nets.mlp_generator(4, 2, (8,), seed=0)
 
 
 def _stacked(data, n, implementation="auto"):
     if data == "images":
-        return stacked_dcgan_discriminator(n, SHAPE, base_filters=BF, seed=1,
-                                           implementation=implementation)
+        return stacked_dcgan_discriminator(
+            n, SHAPE, base_filters=BF, seed=1, implementation=implementation
+        )
     return stacked_mlp_discriminator(n, 2, (8,), seed=1)
 
 
@@ -260,8 +308,11 @@ FAST = keras.backend.backend() == "jax"
         ("images", FAST, dict(implementation="im2col", aggregator="mean")),
         ("images", FAST, dict(implementation="grouped", aggregator="soft", lam=2.0)),
         ("images", FAST, dict(implementation="split", aggregator="mean", d_steps=2)),
-        ("images", FAST, dict(implementation="im2col", aggregator="mean", evaluator=True,
-                              score_weight=0.3)),
+        (
+            "images",
+            FAST,
+            dict(implementation="im2col", aggregator="mean", evaluator=True, score_weight=0.3),
+        ),
         ("points", FAST, dict(aggregator="max", d_steps=2)),
         ("points", FAST, dict(aggregator="soft", lam=2.0, loss="least_squares")),
     ],
@@ -305,8 +356,9 @@ def test_stacked_gman_trains_every_slice():
 
 def test_stacked_gman_round_trip(tmp_path):
     keras.utils.set_random_seed(0)
-    game = kmgan.GMAN(_generator("images"), _stacked("images", 2), aggregator="auto", lam=0.5,
-                      d_steps=2, seed=3)
+    game = kmgan.GMAN(
+        _generator("images"), _stacked("images", 2), aggregator="auto", lam=0.5, d_steps=2, seed=3
+    )
     path = str(tmp_path / "gman.keras")
     game.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -314,7 +366,9 @@ def test_stacked_gman_round_trip(tmp_path):
     assert loaded.get_config()["aggregator"] == "auto" and loaded.d_steps == 2
     x = images(4, seed=1)
     np.testing.assert_allclose(loaded.discriminate(x), game.discriminate(x), atol=1e-6)
-    np.testing.assert_allclose(value(loaded.current_lambda()), value(game.current_lambda()), atol=1e-7)
+    np.testing.assert_allclose(
+        value(loaded.current_lambda()), value(game.current_lambda()), atol=1e-7
+    )
     z = np.random.default_rng(0).normal(size=(3, 8)).astype("float32")
     np.testing.assert_allclose(loaded.generate(z), game.generate(z), atol=1e-6)
     loaded.compile(_adam(), _adam(), jit_compile=FAST)  # and it trains on
@@ -341,11 +395,13 @@ def test_gman_rejects_models_without_n_logits():
 
 
 def test_presets_build_stacked_gman():
-    game = presets.build_game("dcgman", SHAPE, latent_dim=8, num_discriminators=3,
-                                    base_filters=BF, stacked=True)
+    game = presets.build_game(
+        "dcgman", SHAPE, latent_dim=8, num_discriminators=3, base_filters=BF, stacked=True
+    )
     assert game.stacked and game.num_discriminators == 3
-    toy = presets.build_game("gman", (2,), latent_dim=4, num_discriminators=2,
-                                   hidden_units=(8,), stacked=True)
+    toy = presets.build_game(
+        "gman", (2,), latent_dim=4, num_discriminators=2, hidden_units=(8,), stacked=True
+    )
     assert toy.stacked and toy.num_discriminators == 2
     with pytest.raises(ValueError, match="dcgman"):
         presets.build_game("gman", SHAPE, stacked=True)

@@ -69,8 +69,14 @@ def test_real_mnist_classifier_counts_real_stacked_modes(mnist_npz):
         x_train, y_train, x_test, y_test = (f[k] for k in keys)
     # A small MLP keeps the test fast on JAX's CPU convolutions; the recipe
     # trains the default CNN (`sm.mnist_classifier`) the same way.
-    mlp = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                            keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10)])
+    mlp = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
     classifier, accuracy = sm.train_mnist_classifier(
         x_train, y_train, epochs=3, batch_size=64, validation=(x_test, y_test), model=mlp
     )

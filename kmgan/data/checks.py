@@ -38,8 +38,7 @@ def check_value_range(x, low=-1.0, high=1.0):
     if (low, high) == (-1.0, 1.0):
         hint = " " + _RESCALE_HINT
     raise ValueError(
-        f"Expected values in [{low}, {high}], got values in "
-        f"[{x_min:g}, {x_max:g}].{hint}"
+        f"Expected values in [{low}, {high}], got values in [{x_min:g}, {x_max:g}].{hint}"
     )
 
 
@@ -73,9 +72,7 @@ def check_image_size(image_size):
     """Returns `(height, width)` (or None) from a pair or one int."""
     if image_size is None:
         return None
-    if isinstance(image_size, (int, np.integer)) and not isinstance(
-        image_size, bool
-    ):
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
         image_size = (image_size, image_size)
     try:
         height, width = image_size
@@ -90,10 +87,7 @@ def check_image_size(image_size):
 
 def check_split(split, allowed, where):
     if split not in allowed:
-        raise ValueError(
-            f"Unknown split {split!r} for {where}; expected one of "
-            f"{list(allowed)}."
-        )
+        raise ValueError(f"Unknown split {split!r} for {where}; expected one of {list(allowed)}.")
 
 
 def check_enough_examples(num_examples, batch_size, what):
@@ -144,9 +138,7 @@ def standardize_x(x):
     if np.issubdtype(x.dtype, np.floating):
         check_value_range(x, -1.0, 1.0)
         return x.astype("float32", copy=False), True
-    raise ValueError(
-        f"Images must be uint8 (0..255) or float in [-1, 1], got dtype {x.dtype}."
-    )
+    raise ValueError(f"Images must be uint8 (0..255) or float in [-1, 1], got dtype {x.dtype}.")
 
 
 def standardize_labels(y, num_examples):

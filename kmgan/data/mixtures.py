@@ -120,9 +120,7 @@ def get_mixture(kind="ring", **kwargs):
         return _ring_mixture(**kwargs)
     if key == "grid":
         return _grid_mixture(**kwargs)
-    raise ValueError(
-        f"Unknown mixture kind '{kind}'; expected one of {list(MIXTURES)}."
-    )
+    raise ValueError(f"Unknown mixture kind '{kind}'; expected one of {list(MIXTURES)}.")
 
 
 def mixture_centers(name_or_kind="ring", **kwargs):

@@ -60,9 +60,7 @@ class _EpochCounter:
 
     def __init__(self):
         with tf.init_scope(), tf.device("/CPU:0"):
-            self.variable = tf.Variable(
-                0, dtype=tf.int64, trainable=False, name="kmgan_data_epoch"
-            )
+            self.variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="kmgan_data_epoch")
         _COUNTERS.add(self)
 
     def epochs(self):
@@ -202,9 +200,7 @@ def shuffle_by_epoch(dataset, buffer_size, seed=None):
 
     def one_pass(epoch):
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
-        draw = tf.random.stateless_uniform(
-            [], seed=key, minval=None, maxval=None, dtype=tf.int64
-        )
+        draw = tf.random.stateless_uniform([], seed=key, minval=None, maxval=None, dtype=tf.int64)
         pass_seed = tf.math.floormod(draw, 2**31 - 1)
         # With a global seed set, tf.data pairs it with the op seed (and
         # cannot take a tensor op seed at all): clear it in this function's
@@ -212,9 +208,7 @@ def shuffle_by_epoch(dataset, buffer_size, seed=None):
         graph = tf.compat.v1.get_default_graph()
         global_seed, graph.seed = graph.seed, None
         try:
-            return dataset.shuffle(
-                buffer_size, seed=pass_seed, reshuffle_each_iteration=False
-            )
+            return dataset.shuffle(buffer_size, seed=pass_seed, reshuffle_each_iteration=False)
         finally:
             graph.seed = global_seed
 

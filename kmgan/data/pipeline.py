@@ -162,9 +162,7 @@ def from_arrays(x, y=None, batch_size=64, shuffle=True, seed=None, image_size=No
     return _from_arrays(x, y, batch_size, shuffle, seed, image_size)
 
 
-def _from_arrays(
-    x, y, batch_size, shuffle, seed, image_size, what="The array dataset"
-):
+def _from_arrays(x, y, batch_size, shuffle, seed, image_size, what="The array dataset"):
     """`from_arrays`, naming the data source `what` in error messages."""
     batch_size = checks.check_batch_size(batch_size)
     image_size = checks.check_image_size(image_size)
@@ -254,17 +252,14 @@ def _to_model_range(images, image_size):
     return images
 
 
-def _load_tfds(
-    name, split, batch_size, data_dir, shuffle, seed, image_size, labels, max_examples
-):
+def _load_tfds(name, split, batch_size, data_dir, shuffle, seed, image_size, labels, max_examples):
     # Files in their stored order: the shuffle below is then the whole
     # order of a pass, and a function of (seed, epoch).
     ds = sources.tfds_load(name, split, data_dir, shuffle_files=False)
     image_spec = ds.element_spec[0]
     if image_spec.shape.rank != 3:
         raise ValueError(
-            f"TFDS dataset '{name}' yields images of shape {image_spec.shape}; "
-            "expected (H, W, C)."
+            f"TFDS dataset '{name}' yields images of shape {image_spec.shape}; expected (H, W, C)."
         )
     if image_spec.dtype != tf.uint8:
         raise ValueError(
@@ -275,9 +270,7 @@ def _load_tfds(
         ds = ds.take(max_examples)
     num_examples = int(ds.cardinality())
     if num_examples >= 0:
-        checks.check_enough_examples(
-            num_examples, batch_size, f"Split {split!r} of '{name}'"
-        )
+        checks.check_enough_examples(num_examples, batch_size, f"Split {split!r} of '{name}'")
     if shuffle:
         buffer = num_examples if num_examples > 0 else _MAX_SHUFFLE_BUFFER
         ds = order.shuffle_by_epoch(ds, min(buffer, _MAX_SHUFFLE_BUFFER), seed)

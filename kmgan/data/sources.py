@@ -96,9 +96,7 @@ def load_arrays(name_or_path, split="train"):
         return _load_npz(path, split)
     if lower.endswith((".tar.gz", ".tgz", ".tar")):
         return _load_cifar_archive(path, split)
-    raise ValueError(
-        f"Unsupported local dataset file {path}. Expected {LOCAL_FORMATS_HINT}."
-    )
+    raise ValueError(f"Unsupported local dataset file {path}. Expected {LOCAL_FORMATS_HINT}.")
 
 
 def canonical_name(name):
@@ -121,8 +119,7 @@ def resolve_source(name):
         return "local", name
     if not isinstance(name, str) or not name.strip():
         raise ValueError(
-            f"Expected a dataset name or a path, got {name!r}. "
-            + _known_names_message()
+            f"Expected a dataset name or a path, got {name!r}. " + _known_names_message()
         )
     key = canonical_name(name)
     if key in MIXTURES:
@@ -152,8 +149,7 @@ def check_local_path(path):
     path = pathlib.Path(os.path.expanduser(os.fspath(path)))
     if not path.exists():
         raise ValueError(
-            f"Local dataset path {path} does not exist. Expected "
-            f"{LOCAL_FORMATS_HINT}."
+            f"Local dataset path {path} does not exist. Expected {LOCAL_FORMATS_HINT}."
         )
     return path
 
@@ -209,9 +205,7 @@ def tfds_load(name, split, data_dir, **kwargs):
     _check_tfds_split(name, split)
     tfds = import_tfds()
     try:
-        return tfds.load(
-            name, split=split, data_dir=data_dir, as_supervised=True, **kwargs
-        )
+        return tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, **kwargs)
     except ValueError:
         # Unknown names / splits: TFDS's own message is the clearest.
         raise
@@ -252,15 +246,12 @@ def _load_npz(path, split):
 def _finish_arrays(x, y, source):
     if x.ndim not in (3, 4):
         raise ValueError(
-            f"Images in {source} have shape {x.shape}; expected (N, H, W) or "
-            "(N, H, W, C)."
+            f"Images in {source} have shape {x.shape}; expected (N, H, W) or (N, H, W, C)."
         )
     if y is not None:
         y = np.asarray(y).reshape(-1).astype("int64")
         if len(y) != len(x):
-            raise ValueError(
-                f"{source} has {len(x)} images but {len(y)} labels."
-            )
+            raise ValueError(f"{source} has {len(x)} images but {len(y)} labels.")
     return x, y
 
 
@@ -301,8 +292,7 @@ def _read_idx(path):
     count = int(np.prod(dims)) if dims else 1
     if len(data) - header < count * dtype.itemsize:
         raise ValueError(
-            f"{path} is truncated: the header announces shape {dims} but "
-            "the file is too short."
+            f"{path} is truncated: the header announces shape {dims} but the file is too short."
         )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=header)
     return array.reshape(dims).astype(dtype.newbyteorder("="))
@@ -311,9 +301,7 @@ def _read_idx(path):
 def _find_idx_file(folder, split, kind):
     prefixes = "train" if split == "train" else "t10k|test"
     rank = "3" if kind == "images" else "1"
-    pattern = re.compile(
-        rf"^(?:.*-)?(?:{prefixes})-{kind}[-.]idx{rank}-ubyte(?:\.gz)?$", re.I
-    )
+    pattern = re.compile(rf"^(?:.*-)?(?:{prefixes})-{kind}[-.]idx{rank}-ubyte(?:\.gz)?$", re.I)
     matches = sorted(p for p in folder.iterdir() if pattern.match(p.name))
     return matches[0] if matches else None
 
@@ -367,9 +355,7 @@ def _unpickle_cifar(data, source):
         raise ValueError(f"Could not read {source} as a CIFAR batch: {e}") from e
     if not isinstance(batch, dict):
         raise ValueError(f"{source} is not a CIFAR batch (expected a dict).")
-    return {
-        k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()
-    }
+    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
 
 
 def _cifar_arrays(names, read, split, source):
@@ -394,14 +380,12 @@ def _cifar_arrays(names, read, split, source):
         batch = _unpickle_cifar(read(file_name), f"{source}/{file_name}")
         if "data" not in batch or label_key not in batch:
             raise ValueError(
-                f"{source}/{file_name} lacks 'data' or '{label_key}' "
-                f"(it has {sorted(batch)})."
+                f"{source}/{file_name} lacks 'data' or '{label_key}' (it has {sorted(batch)})."
             )
         data = np.asarray(batch["data"], dtype="uint8")
         if data.ndim != 2 or data.shape[1] % 3:
             raise ValueError(
-                f"{source}/{file_name}: 'data' has shape {data.shape}, "
-                "expected (N, 3 * H * W)."
+                f"{source}/{file_name}: 'data' has shape {data.shape}, expected (N, 3 * H * W)."
             )
         side = int(round((data.shape[1] // 3) ** 0.5))
         if 3 * side * side != data.shape[1]:
@@ -416,8 +400,7 @@ def _cifar_arrays(names, read, split, source):
 
 def _is_cifar_folder(names):
     return bool(
-        {"data_batch_1", "test_batch"} & names
-        or ({"train", "test"} & names and "meta" in names)
+        {"data_batch_1", "test_batch"} & names or ({"train", "test"} & names and "meta" in names)
     )
 
 
@@ -428,26 +411,21 @@ def _load_folder(folder, split):
             break
     names = {p.name for p in folder.iterdir() if p.is_file()}
     if _is_cifar_folder(names):
-        return _cifar_arrays(
-            names, lambda n: (folder / n).read_bytes(), split, folder
-        )
+        return _cifar_arrays(names, lambda n: (folder / n).read_bytes(), split, folder)
     if any(re.search(r"idx\d-ubyte", n, re.I) for n in names):
         return _load_idx_folder(folder, split)
     npz_files = sorted(n for n in names if n.lower().endswith(".npz"))
     if len(npz_files) == 1:
         return _load_npz(folder / npz_files[0], split)
     raise ValueError(
-        f"Could not recognise the dataset layout in folder {folder}. "
-        f"Expected {LOCAL_FORMATS_HINT}."
+        f"Could not recognise the dataset layout in folder {folder}. Expected {LOCAL_FORMATS_HINT}."
     )
 
 
 def _load_cifar_archive(path, split):
     try:
         with tarfile.open(path, "r:*") as tar:
-            members = {
-                os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()
-            }
+            members = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
             if not _is_cifar_folder(set(members)):
                 raise ValueError(
                     f"The archive {path} is not a CIFAR-10/100 python archive."

@@ -31,9 +31,7 @@ def train_step(model, state, data):
         mapping.extend(zip(variables, values))
     with StatelessScope(state_mapping=mapping) as scope:
         logs = model._play_round(data)
-    new_state = tuple(
-        [scope.get_current_value(v) for v in variables] for variables in groups
-    )
+    new_state = tuple([scope.get_current_value(v) for v in variables] for variables in groups)
     return logs, new_state
 
 
@@ -50,17 +48,13 @@ def minimize(model, loss_fn, players):
     side_effects = model.non_trainable_variables
 
     def loss_of(values):
-        with StatelessScope(
-            state_mapping=current + list(zip(variables, values))
-        ) as inner:
+        with StatelessScope(state_mapping=current + list(zip(variables, values))) as inner:
             result = loss_fn()
         loss, aux = result if isinstance(result, tuple) else (result, None)
         return loss, (aux, [inner.get_current_value(v) for v in side_effects])
 
     values = [outer.get_current_value(v) for v in variables]
-    (loss, (aux, updates)), grads = jax.value_and_grad(loss_of, has_aux=True)(
-        values
-    )
+    (loss, (aux, updates)), grads = jax.value_and_grad(loss_of, has_aux=True)(values)
     for variable, value in zip(side_effects, updates):
         variable.assign(value)
     model._apply_player_gradients(players, grads)

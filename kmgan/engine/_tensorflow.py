@@ -13,10 +13,7 @@ def minimize(model, loss_fn, players):
         loss, aux = _split(loss_fn())
     grads = tape.gradient(loss, variables)
     # A variable the loss does not reach gets a zero gradient, as on JAX.
-    grads = [
-        tf.zeros(v.shape, v.dtype) if g is None else g
-        for g, v in zip(grads, variables)
-    ]
+    grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
     model._apply_player_gradients(players, grads)
     return loss, aux
 

@@ -54,8 +54,7 @@ class GameModel(keras.Model):
         # pull against each other) but it is finite exactly when every logged
         # value is, which is what TerminateOnNaN and friends look at.
         self.loss_trackers = [
-            keras.metrics.Mean(name=log_name)
-            for log_name in ("loss",) + self.log_names
+            keras.metrics.Mean(name=log_name) for log_name in ("loss",) + self.log_names
         ]
         # Players are built networks; the game has no graph of its own for
         # Keras to build from data.
@@ -190,13 +189,10 @@ class GameModel(keras.Model):
             for v in variables:
                 if id(v) in owner:
                     raise ValueError(
-                        f"Variable {v.path} belongs to both '{owner[id(v)]}' "
-                        f"and '{player}'."
+                        f"Variable {v.path} belongs to both '{owner[id(v)]}' and '{player}'."
                     )
                 owner[id(v)] = player
-        container = PlayerOptimizers(
-            {p: mapping[p] for p in player_variables}
-        )
+        container = PlayerOptimizers({p: mapping[p] for p in player_variables})
         container.set_player_variables(player_variables)
         # A read-only mapping: Keras would track a dict of variables as the
         # game's own state (and save and carry every weight twice).
@@ -434,6 +430,7 @@ def _optimizer_name(key):
 def _keyword_options(fn):
     """Names of the keyword options of a bound `default_optimizers`."""
     return {
-        n for n, p in inspect.signature(fn).parameters.items()
+        n
+        for n, p in inspect.signature(fn).parameters.items()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     }

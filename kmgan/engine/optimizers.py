@@ -42,9 +42,7 @@ class PlayerOptimizers(keras.optimizers.Optimizer):
         if not optimizers:
             raise ValueError("PlayerOptimizers needs at least one player.")
         self.player_names = list(optimizers)
-        self.player_optimizers = [
-            keras.optimizers.get(optimizers[n]) for n in self.player_names
-        ]
+        self.player_optimizers = [keras.optimizers.get(optimizers[n]) for n in self.player_names]
         seen = {}
         for player, opt in zip(self.player_names, self.player_optimizers):
             if id(opt) in seen:

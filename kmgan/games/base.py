@@ -149,9 +149,7 @@ class GeneratorGame(AdversarialGame):
 
     def sample_z(self, batch_size):
         """Draws a batch of N(0, I) noise from the game's seed generator."""
-        return keras.random.normal(
-            (batch_size, self.latent_dim), seed=self.seed_generator
-        )
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
     def call(self, z, training=False):
         return self.generator(z, training=training)
@@ -171,9 +169,7 @@ class GeneratorGame(AdversarialGame):
         Returns:
             NumPy array of shape (num_samples,) + data_shape.
         """
-        z = np.random.default_rng(seed).standard_normal(
-            (num_samples, self.latent_dim)
-        )
+        z = np.random.default_rng(seed).standard_normal((num_samples, self.latent_dim))
         return self.generate(z, batch_size=batch_size)
 
 
@@ -199,6 +195,4 @@ def check_discriminator(discriminator, data_shape, role="discriminator"):
             f"produces {tuple(data_shape)}."
         )
     if out_shape not in ((1,), ()):
-        raise ValueError(
-            f"The {role} must output one logit per example, got shape {out_shape}."
-        )
+        raise ValueError(f"The {role} must output one logit per example, got shape {out_shape}.")

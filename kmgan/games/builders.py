@@ -116,7 +116,9 @@ def report_game(
 
     if _is_points(data_shape):
         generator = nets.mlp_generator(
-            latent_dim=latent_dim, output_dim=data_shape[0], hidden_units=tuple(hidden_units),
+            latent_dim=latent_dim,
+            output_dim=data_shape[0],
+            hidden_units=tuple(hidden_units),
             seed=seed,
         )
         if stacked:
@@ -124,12 +126,14 @@ def report_game(
                 n, data_shape[0], d_units, name="discriminators", seed=seed + 1
             )
         elif varied:
-            ds = nets.varied_discriminators(n, input_dim=data_shape[0], seed=seed + 1,
-                                            hidden_units=d_units)
+            ds = nets.varied_discriminators(
+                n, input_dim=data_shape[0], seed=seed + 1, hidden_units=d_units
+            )
         else:
             ds = [
-                nets.mlp_discriminator(data_shape[0], d_units, name=f"discriminator_{i}",
-                                       seed=seed + 1 + i)
+                nets.mlp_discriminator(
+                    data_shape[0], d_units, name=f"discriminator_{i}", seed=seed + 1 + i
+                )
                 for i in range(n)
             ]
     else:
@@ -138,27 +142,38 @@ def report_game(
             if conv
             else (nets.conv_fc_generator, nets.conv_fc_discriminator)
         )
-        generator = g_fn(latent_dim=latent_dim, image_shape=data_shape,
-                         base_filters=base_filters, seed=seed)
+        generator = g_fn(
+            latent_dim=latent_dim, image_shape=data_shape, base_filters=base_filters, seed=seed
+        )
         if stacked:
             ds = stacked_dcgan_discriminator(
-                n, image_shape=data_shape, base_filters=d_filters, name="discriminators",
+                n,
+                image_shape=data_shape,
+                base_filters=d_filters,
+                name="discriminators",
                 seed=seed + 1,
             )
         elif varied:
-            ds = nets.varied_discriminators(n, image_shape=data_shape, seed=seed + 1,
-                                            base_filters=d_filters)
+            ds = nets.varied_discriminators(
+                n, image_shape=data_shape, seed=seed + 1, base_filters=d_filters
+            )
         else:
             ds = [
-                d_fn(image_shape=data_shape, base_filters=d_filters, name=f"discriminator_{i}",
-                     seed=seed + 1 + i)
+                d_fn(
+                    image_shape=data_shape,
+                    base_filters=d_filters,
+                    name=f"discriminator_{i}",
+                    seed=seed + 1 + i,
+                )
                 for i in range(n)
             ]
     if multi:
-        return GMAN(generator, ds, label_smoothing=label_smoothing, seed=seed, name=game,
-                    **game_kwargs)
-    return GAN(generator, ds[0], label_smoothing=label_smoothing, seed=seed, name=game,
-               **game_kwargs)
+        return GMAN(
+            generator, ds, label_smoothing=label_smoothing, seed=seed, name=game, **game_kwargs
+        )
+    return GAN(
+        generator, ds[0], label_smoothing=label_smoothing, seed=seed, name=game, **game_kwargs
+    )
 
 
 def gan(
@@ -176,10 +191,19 @@ def gan(
 ):
     """GAN with the report's conv + fully connected nets, or DCGAN's with
     `conv=True` (MLPs on points); the arguments as `report_game`'s."""
-    return report_game(data_shape, conv=conv, latent_dim=latent_dim, varied=varied,
-                       hidden_units=hidden_units, d_hidden_units=d_hidden_units,
-                       base_filters=base_filters, d_base_filters=d_base_filters,
-                       label_smoothing=label_smoothing, seed=seed, **game_kwargs)
+    return report_game(
+        data_shape,
+        conv=conv,
+        latent_dim=latent_dim,
+        varied=varied,
+        hidden_units=hidden_units,
+        d_hidden_units=d_hidden_units,
+        base_filters=base_filters,
+        d_base_filters=d_base_filters,
+        label_smoothing=label_smoothing,
+        seed=seed,
+        **game_kwargs,
+    )
 
 
 #: GAN with DCGAN's nets (MLPs on points).
@@ -216,14 +240,17 @@ def mgan(
     if _is_points(data_shape):
         d_units = hidden_units if d_hidden_units is None else d_hidden_units
         g = nets.mgan_mlp_generator(k, latent_dim, data_shape[0], tuple(hidden_units), seed=seed)
-        d = nets.mgan_mlp_discriminator(k, data_shape[0], tuple(d_units), variant=variant,
-                                        seed=seed + 1)
+        d = nets.mgan_mlp_discriminator(
+            k, data_shape[0], tuple(d_units), variant=variant, seed=seed + 1
+        )
     else:
         d_filters = base_filters if d_base_filters is None else d_base_filters
-        g = nets.mgan_generator(k, latent_dim, tuple(data_shape), base_filters=base_filters,
-                                seed=seed)
-        d = nets.mgan_discriminator(k, tuple(data_shape), base_filters=d_filters,
-                                    variant=variant, seed=seed + 1)
+        g = nets.mgan_generator(
+            k, latent_dim, tuple(data_shape), base_filters=base_filters, seed=seed
+        )
+        d = nets.mgan_discriminator(
+            k, tuple(data_shape), base_filters=d_filters, variant=variant, seed=seed + 1
+        )
     return MGAN(g, d, variant=variant, seed=seed, **game_kwargs)
 
 
@@ -251,15 +278,14 @@ def madgan(
     k = num_generators
     if _is_points(data_shape):
         d_units = hidden_units if d_hidden_units is None else d_hidden_units
-        g = nets.madgan_mlp_generator(k, latent_dim, data_shape[0], tuple(hidden_units),
-                                      seed=seed)
+        g = nets.madgan_mlp_generator(k, latent_dim, data_shape[0], tuple(hidden_units), seed=seed)
         d = nets.madgan_mlp_discriminator(k, data_shape[0], tuple(d_units), seed=seed + 1)
     else:
         d_filters = base_filters if d_base_filters is None else d_base_filters
-        g = nets.madgan_generator(k, latent_dim, tuple(data_shape), base_filters=base_filters,
-                                  seed=seed)
-        d = nets.madgan_discriminator(k, tuple(data_shape), base_filters=d_filters,
-                                      seed=seed + 1)
+        g = nets.madgan_generator(
+            k, latent_dim, tuple(data_shape), base_filters=base_filters, seed=seed
+        )
+        d = nets.madgan_discriminator(k, tuple(data_shape), base_filters=d_filters, seed=seed + 1)
     return MADGAN(g, d, seed=seed, **game_kwargs)
 
 
@@ -291,21 +317,24 @@ def megan(
     n = num_generators
     if _is_points(data_shape):
         d_units = hidden_units if d_hidden_units is None else d_hidden_units
-        experts = nets.megan_mlp_experts(n, latent_dim, data_shape[0], tuple(hidden_units),
-                                         seed=seed)
+        experts = nets.megan_mlp_experts(
+            n, latent_dim, data_shape[0], tuple(hidden_units), seed=seed
+        )
         d = nets.mlp_discriminator(data_shape[0], tuple(d_units), seed=seed + 1)
     else:
         d_filters = base_filters if d_base_filters is None else d_base_filters
-        experts = nets.megan_experts(n, latent_dim, tuple(data_shape),
-                                     base_filters=base_filters, seed=seed)
+        experts = nets.megan_experts(
+            n, latent_dim, tuple(data_shape), base_filters=base_filters, seed=seed
+        )
         d = nets.dcgan_discriminator(tuple(data_shape), base_filters=d_filters, seed=seed + 1)
     gate_options = {}
     if gate_encoding_dim is not None:
         gate_options["encoding_dim"] = gate_encoding_dim
     if gate_hidden_units is not None:
         gate_options["hidden_units"] = tuple(gate_hidden_units)
-    gate = nets.megan_gate(n, latent_dim, int(experts.outputs[1].shape[-1]), seed=seed + 2,
-                           **gate_options)
+    gate = nets.megan_gate(
+        n, latent_dim, int(experts.outputs[1].shape[-1]), seed=seed + 2, **gate_options
+    )
     return MEGAN(experts, d, gate=gate, seed=seed, **game_kwargs)
 
 
@@ -329,16 +358,22 @@ def cgan(
     """
     _require_images("cgan", data_shape)
     d_filters = base_filters if d_base_filters is None else d_base_filters
-    g = nets.conditional_generator(num_classes, latent_dim=latent_dim,
-                                   image_shape=tuple(data_shape), base_filters=base_filters,
-                                   seed=seed)
-    d = nets.conditional_discriminator(num_classes, image_shape=tuple(data_shape),
-                                       base_filters=d_filters, seed=seed + 1)
+    g = nets.conditional_generator(
+        num_classes,
+        latent_dim=latent_dim,
+        image_shape=tuple(data_shape),
+        base_filters=base_filters,
+        seed=seed,
+    )
+    d = nets.conditional_discriminator(
+        num_classes, image_shape=tuple(data_shape), base_filters=d_filters, seed=seed + 1
+    )
     return ConditionalGAN(g, d, num_classes=num_classes, seed=seed, **game_kwargs)
 
 
-def _control_players(game, data_shape, num_classes, latent_dim, base_filters, d_base_filters,
-                     classifier_blocks, seed):
+def _control_players(
+    game, data_shape, num_classes, latent_dim, base_filters, d_base_filters, classifier_blocks, seed
+):
     _require_images(game, data_shape)
     shape = tuple(data_shape)
     d_width = base_filters if d_base_filters is None else d_base_filters
@@ -346,11 +381,17 @@ def _control_players(game, data_shape, num_classes, latent_dim, base_filters, d_
     while len(widths) > 1 and shape[0] % 2 ** (len(widths) - 1):
         widths.pop()  # one downsampling stage fewer (28x28: three stages)
     return (
-        nets.sngan_generator(num_classes, latent_dim=latent_dim, image_shape=shape,
-                             width=base_filters, seed=seed),
+        nets.sngan_generator(
+            num_classes, latent_dim=latent_dim, image_shape=shape, width=base_filters, seed=seed
+        ),
         nets.sngan_discriminator(image_shape=shape, width=d_width, seed=seed + 1),
-        nets.sngan_classifier(num_classes, image_shape=shape, widths=tuple(widths),
-                              blocks_per_stage=classifier_blocks, seed=seed + 2),
+        nets.sngan_classifier(
+            num_classes,
+            image_shape=shape,
+            widths=tuple(widths),
+            blocks_per_stage=classifier_blocks,
+            seed=seed + 2,
+        ),
     )
 
 
@@ -380,8 +421,16 @@ def controlgan(
             docstring.
         **game_kwargs: `ControlGAN` arguments (the shared hooks included).
     """
-    players = _control_players("controlgan", data_shape, num_classes, latent_dim,
-                               base_filters, d_base_filters, classifier_blocks, seed)
+    players = _control_players(
+        "controlgan",
+        data_shape,
+        num_classes,
+        latent_dim,
+        base_filters,
+        d_base_filters,
+        classifier_blocks,
+        seed,
+    )
     return ControlGAN(*players, num_classes=num_classes, seed=seed, **game_kwargs)
 
 
@@ -412,7 +461,16 @@ def scoregan(
             "probabilities, e.g. kmgan.evaluators.mobilenet_v2(weights='imagenet') "
             "(or weights='/path/to/mobilenet_v2_....h5'); without one it is controlgan."
         )
-    players = _control_players("scoregan", data_shape, num_classes, latent_dim,
-                               base_filters, d_base_filters, classifier_blocks, seed)
-    return ScoreGAN(*players, evaluator=evaluator, num_classes=num_classes, seed=seed,
-                    **game_kwargs)
+    players = _control_players(
+        "scoregan",
+        data_shape,
+        num_classes,
+        latent_dim,
+        base_filters,
+        d_base_filters,
+        classifier_blocks,
+        seed,
+    )
+    return ScoreGAN(
+        *players, evaluator=evaluator, num_classes=num_classes, seed=seed, **game_kwargs
+    )

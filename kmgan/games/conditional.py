@@ -88,16 +88,22 @@ class ConditionalGame(GeneratorGame):
     """
 
     def __init__(
-        self, generator, num_classes=None, fake_labels="data", d_steps=1, log_names=None,
-        seed=None, name=None, **hooks,
+        self,
+        generator,
+        num_classes=None,
+        fake_labels="data",
+        d_steps=1,
+        log_names=None,
+        seed=None,
+        name=None,
+        **hooks,
     ):
-        super().__init__(generator, d_steps=d_steps, log_names=log_names, seed=seed,
-                         name=name, **hooks)
+        super().__init__(
+            generator, d_steps=d_steps, log_names=log_names, seed=seed, name=name, **hooks
+        )
         num_classes = num_classes or infer_num_classes(generator)
         if not num_classes or int(num_classes) < 1:
-            raise ValueError(
-                "Pass num_classes: it cannot be read from the generator's layers."
-            )
+            raise ValueError("Pass num_classes: it cannot be read from the generator's layers.")
         self.num_classes = int(num_classes)
         if fake_labels not in FAKE_LABELS:
             raise ValueError(f"fake_labels must be one of {FAKE_LABELS}; got {fake_labels!r}.")
@@ -145,8 +151,7 @@ class ConditionalGame(GeneratorGame):
         _, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             raise ValueError(
-                "A conditional game trains on (images, labels) batches; this "
-                "batch has no labels."
+                "A conditional game trains on (images, labels) batches; this batch has no labels."
             )
         return ops.reshape(ops.cast(y, "int32"), (-1,))
 
@@ -291,8 +296,13 @@ class ConditionalGAN(ConditionalGame):
     ):
         num_classes = num_classes or infer_num_classes(generator, discriminator)
         super().__init__(
-            generator, num_classes=num_classes, fake_labels=fake_labels, d_steps=d_steps,
-            seed=seed, name=name, **hooks,
+            generator,
+            num_classes=num_classes,
+            fake_labels=fake_labels,
+            d_steps=d_steps,
+            seed=seed,
+            name=name,
+            **hooks,
         )
         x_index, label_index = split_conditional_inputs(discriminator, "discriminator")
         in_shape = tuple(discriminator.inputs[x_index].shape[1:])
@@ -341,11 +351,14 @@ class ConditionalGAN(ConditionalGame):
             )
             d_loss = self.minimize(
                 "discriminator",
-                lambda: self.loss.discriminator(
-                    D(real, labels, training=True), D(fake, y_fake, training=True)
-                )
-                + self.gp_weight * self.penalty(
-                    lambda x, training=False: D(x, labels, training=training), real, fake
+                lambda: (
+                    self.loss.discriminator(
+                        D(real, labels, training=True), D(fake, y_fake, training=True)
+                    )
+                    + self.gp_weight
+                    * self.penalty(
+                        lambda x, training=False: D(x, labels, training=training), real, fake
+                    )
                 ),
             )
 

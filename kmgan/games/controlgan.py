@@ -123,7 +123,9 @@ def _augmentation(augmentation, image_shape, seed):
         return None
     if isinstance(augmentation, str):
         if augmentation != "default":
-            raise ValueError(f"augmentation must be 'default', a Keras layer or None; got {augmentation!r}.")
+            raise ValueError(
+                f"augmentation must be 'default', a Keras layer or None; got {augmentation!r}."
+            )
         return default_augmentation(image_shape, seed=None if seed is None else seed + 1)
     if isinstance(augmentation, (list, tuple)):
         augmentation = keras.Sequential(list(augmentation), name="augmentation")
@@ -209,14 +211,17 @@ class ControlGAN(ConditionalGame):
     ):
         names = ControlGAN.log_names + tuple(log_names or ())
         _check_model(classifier, "classifier")
-        num_classes = (
-            num_classes
-            or infer_num_classes(generator)
-            or classifier.outputs[0].shape[-1]
-        )
+        num_classes = num_classes or infer_num_classes(generator) or classifier.outputs[0].shape[-1]
         super().__init__(
-            generator, num_classes=num_classes, fake_labels=fake_labels, d_steps=d_steps,
-            gp_weight=gp_weight, log_names=names, seed=seed, name=name, **hooks,
+            generator,
+            num_classes=num_classes,
+            fake_labels=fake_labels,
+            d_steps=d_steps,
+            gp_weight=gp_weight,
+            log_names=names,
+            seed=seed,
+            name=name,
+            **hooks,
         )
         check_discriminator(discriminator, self.data_shape)
         if tuple(classifier.inputs[0].shape[1:]) != tuple(self.data_shape):
@@ -295,11 +300,9 @@ class ControlGAN(ConditionalGame):
                 a keyword of `compile()`, for the optimizers it defaults.
         """
         return {
-            "discriminator": paper_adam(D_LEARNING_RATE, halve_after,
-                                        steps_per_round=self.d_steps),
+            "discriminator": paper_adam(D_LEARNING_RATE, halve_after, steps_per_round=self.d_steps),
             "generator": paper_adam(G_LEARNING_RATE, halve_after),
-            "classifier": paper_adam(C_LEARNING_RATE, halve_after,
-                                     steps_per_round=self.c_steps),
+            "classifier": paper_adam(C_LEARNING_RATE, halve_after, steps_per_round=self.c_steps),
         }
 
     def player_variables(self):
@@ -354,9 +357,7 @@ class ControlGAN(ConditionalGame):
 
         g_loss, (g_adv, g_class) = self.minimize("generator", generator_loss)
 
-        self.gamma.assign(
-            self.next_gamma(self.gamma, ops.stop_gradient(g_class), c_loss_real)
-        )
+        self.gamma.assign(self.next_gamma(self.gamma, ops.stop_gradient(g_class), c_loss_real))
 
         logs = {
             "d_loss": d_loss,

@@ -84,10 +84,10 @@ class GAN(GeneratorGame):
             fake = ops.stop_gradient(G(self.sample_z(batch_size), training=True))
             d_loss = self.minimize(
                 "discriminator",
-                lambda: self.loss.discriminator(
-                    D(real, training=True), D(fake, training=True)
-                )
-                + self.gp_weight * self.penalty(D, real, fake),
+                lambda: (
+                    self.loss.discriminator(D(real, training=True), D(fake, training=True))
+                    + self.gp_weight * self.penalty(D, real, fake)
+                ),
             )
 
         z = self.sample_z(batch_size)

@@ -147,16 +147,15 @@ class GMAN(GeneratorGame):
         if n < 1:
             raise ValueError("GMAN needs N >= 1 discriminators, got none.")
         if aggregator not in AGGREGATORS:
-            raise ValueError(
-                f"Unknown aggregator '{aggregator}'; choose one of {AGGREGATORS}."
-            )
+            raise ValueError(f"Unknown aggregator '{aggregator}'; choose one of {AGGREGATORS}.")
         if lam < 0:
             raise ValueError(f"lambda must be >= 0, got {lam}.")
         log_names = ["d_loss", "g_loss"] + [f"d_loss_{i}" for i in range(n)]
         if aggregator == "auto":
             log_names.append("lambda")
-        super().__init__(generator, d_steps=d_steps, log_names=log_names, seed=seed,
-                         name=name, **hooks)
+        super().__init__(
+            generator, d_steps=d_steps, log_names=log_names, seed=seed, name=name, **hooks
+        )
         if stacked:
             _check_stacked(discriminators, self.data_shape)
         else:
@@ -268,8 +267,10 @@ class GMAN(GeneratorGame):
             )
             if self.gp_weight:  # WGAN-GP on each D_i's own logit
                 per_d = per_d + self.gp_weight * ops.stack(
-                    [self.penalty(self._logit_column(i), real, fake)
-                     for i in range(self.num_discriminators)]
+                    [
+                        self.penalty(self._logit_column(i), real, fake)
+                        for i in range(self.num_discriminators)
+                    ]
                 )
             return ops.sum(per_d), per_d
 

@@ -177,8 +177,9 @@ def penultimate_features(discriminator):
         )
     inputs = discriminator.inputs
     inputs = inputs[0] if len(inputs) == 1 else inputs
-    return keras.Model(inputs, [discriminator.outputs[0], features],
-                       name=f"{discriminator.name}_features")
+    return keras.Model(
+        inputs, [discriminator.outputs[0], features], name=f"{discriminator.name}_features"
+    )
 
 
 @keras.saving.register_keras_serializable(package="kmgan")
@@ -231,13 +232,18 @@ class MADGAN(MultiGeneratorGame):
     ):
         similarity, margin = float(similarity), float(margin)
         names = MADGAN.log_names + (("g_sim",) if similarity else ())
-        super().__init__(generator, samples_per_generator=samples_per_generator,
-                         same_noise=same_noise, d_steps=d_steps, log_names=names, seed=seed,
-                         name=name, **hooks)
+        super().__init__(
+            generator,
+            samples_per_generator=samples_per_generator,
+            same_noise=same_noise,
+            d_steps=d_steps,
+            log_names=names,
+            seed=seed,
+            name=name,
+            **hooks,
+        )
         if similarity < 0 or margin < 0:
-            raise ValueError(
-                f"similarity and margin must be >= 0; got {similarity} and {margin}."
-            )
+            raise ValueError(f"similarity and margin must be >= 0; got {similarity} and {margin}.")
         if similarity and self.num_generators < 2:
             raise ValueError("MAD-GAN-Sim (similarity > 0) needs K >= 2 generators.")
         if loss not in GENERATOR_LOSSES:
@@ -278,10 +284,10 @@ class MADGAN(MultiGeneratorGame):
             fake = ops.stop_gradient(fake)
             d_loss = self.minimize(
                 "discriminator",
-                lambda: discriminator_loss(
-                    D(real, training=True), D(fake, training=True), assignment
-                )
-                + self.gp_weight * self.penalty(self._real_critic, real, fake),
+                lambda: (
+                    discriminator_loss(D(real, training=True), D(fake, training=True), assignment)
+                    + self.gp_weight * self.penalty(self._real_critic, real, fake)
+                ),
             )
 
         if self.similarity:  # the competing term compares G_i(z) with G_j(z)
@@ -292,8 +298,11 @@ class MADGAN(MultiGeneratorGame):
         def g_loss_fn():
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
             if not self.similarity:
-                return self.guide(generator_loss(D(fake, training=True), assignment,
-                                                 self.generator_objective), fake, real)
+                return self.guide(
+                    generator_loss(D(fake, training=True), assignment, self.generator_objective),
+                    fake,
+                    real,
+                )
             logits, features = self._d_features(fake, training=True)
             adv = generator_loss(logits, assignment, self.generator_objective)
             real_prob = ops.softmax(ops.cast(logits, "float32"), axis=-1)[:, self.num_generators]

@@ -114,11 +114,13 @@ class MEGAN(MultiGeneratorGame):
         n = int(experts.outputs[0].shape[1])
         log_names = ["d_loss", "g_loss", "lb_loss", "temperature"]
         log_names += [f"usage_{i}" for i in range(n)]
-        super().__init__(experts, d_steps=d_steps, log_names=log_names, seed=seed, name=name,
-                         **hooks)
+        super().__init__(
+            experts, d_steps=d_steps, log_names=log_names, seed=seed, name=name, **hooks
+        )
         if gate is None:
-            gate = megan_gate(n, self.latent_dim, self.feature_dim,
-                              seed=None if seed is None else seed + 1)
+            gate = megan_gate(
+                n, self.latent_dim, self.feature_dim, seed=None if seed is None else seed + 1
+            )
         _check_gate(gate, n, self.latent_dim, self.feature_dim)
         self.gate = gate
         check_discriminator(discriminator, self.data_shape)
@@ -170,8 +172,10 @@ class MEGAN(MultiGeneratorGame):
     def temperature(self):
         """tau for the current round (from the game's round counter)."""
         return megan_temperature(
-            self.optimizer.iterations, self.initial_temperature,
-            self.temperature_decay, self.min_temperature,
+            self.optimizer.iterations,
+            self.initial_temperature,
+            self.temperature_decay,
+            self.min_temperature,
         )
 
     def mixture(self, z, noise, temperature, training=False):
@@ -290,8 +294,12 @@ class MEGAN(MultiGeneratorGame):
 def _as_experts_model(experts):
     if isinstance(experts, keras.Model):
         outs = [tuple(o.shape[1:]) for o in experts.outputs]
-        if (len(experts.inputs) != 1 or len(outs) != 2 or len(outs[1]) != 2
-                or outs[0][0] != outs[1][0]):
+        if (
+            len(experts.inputs) != 1
+            or len(outs) != 2
+            or len(outs[1]) != 2
+            or outs[0][0] != outs[1][0]
+        ):
             raise ValueError(
                 "MEGAN's experts model maps z to [samples (n, ...), features "
                 f"(n, k)]; got inputs {[tuple(i.shape) for i in experts.inputs]}, "
@@ -307,8 +315,7 @@ def _as_experts_model(experts):
     dims = {tuple(e.inputs[0].shape[1:]) for e in experts}
     if len(dims) != 1 or any(len(e.inputs) != 1 or len(e.outputs) != 2 for e in experts):
         raise ValueError(
-            "Each expert maps one z (the same latent size for all) to "
-            "[sample, feature map]."
+            "Each expert maps one z (the same latent size for all) to [sample, feature map]."
         )
     z = keras.Input(dims.pop(), name="z")
     samples, features = [], []
@@ -323,8 +330,10 @@ def _as_experts_model(experts):
         return keras.Model(z, [samples[0], features[0]], name="megan_experts")
     return keras.Model(
         z,
-        [layers.Concatenate(axis=1, name="samples")(samples),
-         layers.Concatenate(axis=1, name="features")(features)],
+        [
+            layers.Concatenate(axis=1, name="samples")(samples),
+            layers.Concatenate(axis=1, name="features")(features),
+        ],
         name="megan_experts",
     )
 

@@ -105,8 +105,9 @@ def classifier_loss(c_logits, assignment, variant="general"):
     return ops.sum(pos * first) + ops.sum(neg * second)
 
 
-def mgan_losses(d_real, d_fake, c_fake, assignment, beta=0.1, variant="general",
-                loss="non_saturating"):
+def mgan_losses(
+    d_real, d_fake, c_fake, assignment, beta=0.1, variant="general", loss="non_saturating"
+):
     """The three players' losses on fixed network outputs.
 
     Args:
@@ -207,9 +208,15 @@ class MGAN(MultiGeneratorGame):
         name="mgan",
         **hooks,
     ):
-        super().__init__(generator, samples_per_generator=samples_per_generator,
-                         same_noise=same_noise, d_steps=d_steps, seed=seed, name=name,
-                         **hooks)
+        super().__init__(
+            generator,
+            samples_per_generator=samples_per_generator,
+            same_noise=same_noise,
+            d_steps=d_steps,
+            seed=seed,
+            name=name,
+            **hooks,
+        )
         if variant not in MGAN_VARIANTS:
             raise ValueError(f"variant must be one of {MGAN_VARIANTS}, got {variant!r}.")
         if beta < 0:
@@ -238,8 +245,9 @@ class MGAN(MultiGeneratorGame):
     def player_variables(self):
         head = {id(v) for v in self.classifier_head.trainable_variables}
         return {
-            "discriminator": [v for v in self.discriminator.trainable_variables
-                              if id(v) not in head],
+            "discriminator": [
+                v for v in self.discriminator.trainable_variables if id(v) not in head
+            ],
             "classifier": list(self.classifier_head.trainable_variables),
             "generator": self.generator_variables(),
         }
@@ -261,8 +269,9 @@ class MGAN(MultiGeneratorGame):
             def d_and_c_loss():
                 d_real, _ = D(real, training=True)
                 d_fake, c_fake = D(fake, training=True)
-                terms = mgan_losses(d_real, d_fake, c_fake, assignment, self.beta,
-                                    self.variant, self.loss)
+                terms = mgan_losses(
+                    d_real, d_fake, c_fake, assignment, self.beta, self.variant, self.loss
+                )
                 d_loss, c_loss = terms["d_loss"], terms["c_loss"]
                 d_loss = d_loss + self.gp_weight * self.penalty(d_head, real, fake)
                 return d_loss + c_weight * c_loss, (d_loss, c_loss)

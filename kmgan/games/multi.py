@@ -65,14 +65,22 @@ class MultiGeneratorGame(AdversarialGame):
             `kmgan.games.base.AdversarialGame`.
     """
 
-    def __init__(self, generator, samples_per_generator=None, same_noise=False,
-                 d_steps=1, log_names=None, seed=None, name=None, **hooks):
-        super().__init__(generator, d_steps=d_steps, log_names=log_names, seed=seed,
-                         name=name, **hooks)
+    def __init__(
+        self,
+        generator,
+        samples_per_generator=None,
+        same_noise=False,
+        d_steps=1,
+        log_names=None,
+        seed=None,
+        name=None,
+        **hooks,
+    ):
+        super().__init__(
+            generator, d_steps=d_steps, log_names=log_names, seed=seed, name=name, **hooks
+        )
         if samples_per_generator is not None and int(samples_per_generator) < 1:
-            raise ValueError(
-                f"samples_per_generator must be >= 1, got {samples_per_generator}."
-            )
+            raise ValueError(f"samples_per_generator must be >= 1, got {samples_per_generator}.")
         self.samples_per_generator = (
             None if samples_per_generator is None else int(samples_per_generator)
         )
@@ -115,9 +123,7 @@ class MultiGeneratorGame(AdversarialGame):
     def get_config(self):
         config = super().get_config()
         if getattr(self, "generators", None) is not None:
-            config["generator"] = [
-                keras.saving.serialize_keras_object(g) for g in self.generators
-            ]
+            config["generator"] = [keras.saving.serialize_keras_object(g) for g in self.generators]
         return config
 
     # --------------------------------------------------------------- players
@@ -202,11 +208,15 @@ class MultiGeneratorGame(AdversarialGame):
             x = self.generator([z, choice])
         else:
             shape = self.data_shape
-            stacked = layers.Concatenate(axis=1, name="stacked")(
-                [layers.Reshape((1,) + shape, name=f"expand{i}")(g(z))
-                 for i, g in enumerate(self.generators)]
-            ) if len(self.generators) > 1 else layers.Reshape((1,) + shape, name="expand0")(
-                self.generators[0](z)
+            stacked = (
+                layers.Concatenate(axis=1, name="stacked")(
+                    [
+                        layers.Reshape((1,) + shape, name=f"expand{i}")(g(z))
+                        for i, g in enumerate(self.generators)
+                    ]
+                )
+                if len(self.generators) > 1
+                else layers.Reshape((1,) + shape, name="expand0")(self.generators[0](z))
             )
             x = SelectGenerator(axis=1, name="select")([stacked, choice])
         return keras.Model([z, index], x, name=f"{self.name}_sampler")
@@ -266,19 +276,22 @@ class MultiGeneratorGame(AdversarialGame):
         rng = np.random.default_rng(seed)
         z = rng.standard_normal((num_per_generator, self.latent_dim)).astype("float32")
         return np.stack(
-            [self.generate(z, generator=k, batch_size=batch_size)
-             for k in range(self.num_generators)]
+            [
+                self.generate(z, generator=k, batch_size=batch_size)
+                for k in range(self.num_generators)
+            ]
         )
 
     def call(self, z, training=False):
-        onehot = ops.one_hot(
-            ops.arange(ops.shape(z)[0]) % self.num_generators, self.num_generators
-        )
+        onehot = ops.one_hot(ops.arange(ops.shape(z)[0]) % self.num_generators, self.num_generators)
         if self.generator is not None:
             return self.generator([z, onehot], training=training)
         stacked = ops.stack([g(z, training=training) for g in self.generators], axis=-1)
-        return ops.sum(stacked * ops.reshape(onehot, (-1,) + (1,) * len(self.data_shape)
-                                             + (self.num_generators,)), axis=-1)
+        return ops.sum(
+            stacked
+            * ops.reshape(onehot, (-1,) + (1,) * len(self.data_shape) + (self.num_generators,)),
+            axis=-1,
+        )
 
 
 def per_generator_mean(values, assignment):

@@ -104,8 +104,7 @@ class GameSpec:
         unknown = sorted(set(overrides) - set(self.options()))
         if unknown:
             raise ValueError(
-                f"{self.name} takes no option {unknown}; its options are "
-                f"{list(self.options())}."
+                f"{self.name} takes no option {unknown}; its options are {list(self.options())}."
             )
         return self.builder(tuple(data_shape), **overrides)
 
@@ -113,35 +112,82 @@ class GameSpec:
 GAMES = {
     spec.name: spec
     for spec in (
-        GameSpec("gan", GAN, builders.gan,
-                 "GAN with the GMAN report's conv + fully connected nets, soft labels"),
+        GameSpec(
+            "gan",
+            GAN,
+            builders.gan,
+            "GAN with the GMAN report's conv + fully connected nets, soft labels",
+        ),
         GameSpec("dcgan", GAN, builders.dcgan, "GAN with DCGAN's nets (Radford et al.)"),
-        GameSpec("gman", GMAN, builders.gman,
-                 "GMAN: 1 G against N = 5 Ds, the report's nets (Durugkar et al.)"),
+        GameSpec(
+            "gman",
+            GMAN,
+            builders.gman,
+            "GMAN: 1 G against N = 5 Ds, the report's nets (Durugkar et al.)",
+        ),
         GameSpec("dcgman", GMAN, builders.dcgman, "GMAN with DCGAN's nets"),
-        GameSpec("mgan", MGAN, builders.mgan,
-                 "MGAN: K generators, a classifier and a discriminator (Hoang et al.)"),
-        GameSpec("madgan", MADGAN, builders.madgan,
-                 "MAD-GAN: K generators against a (K+1)-way discriminator (Ghosh et al.)"),
-        GameSpec("megan", MEGAN, builders.megan,
-                 "MEGAN: experts chosen by a Gumbel-softmax gate (Park et al.)"),
-        GameSpec("cgan", ConditionalGAN, builders.cgan,
-                 "Conditional GAN: G(z, y) against D(x, y) (Mirza & Osindero)",
-                 labels=True, images_only=True),
-        GameSpec("controlgan", ControlGAN, builders.controlgan,
-                 "ControlGAN: conditional G, D and an independent classifier (Lee & Seok)",
-                 labels=True, images_only=True, quick=dict(QUICK, classifier_blocks=1)),
-        GameSpec("scoregan", ScoreGAN, builders.scoregan,
-                 "ScoreGAN: ControlGAN guided by a frozen evaluator's score (Lee & Seok)",
-                 labels=True, images_only=True, needs_evaluator=True,
-                 quick=dict(QUICK, classifier_blocks=1)),
+        GameSpec(
+            "mgan",
+            MGAN,
+            builders.mgan,
+            "MGAN: K generators, a classifier and a discriminator (Hoang et al.)",
+        ),
+        GameSpec(
+            "madgan",
+            MADGAN,
+            builders.madgan,
+            "MAD-GAN: K generators against a (K+1)-way discriminator (Ghosh et al.)",
+        ),
+        GameSpec(
+            "megan",
+            MEGAN,
+            builders.megan,
+            "MEGAN: experts chosen by a Gumbel-softmax gate (Park et al.)",
+        ),
+        GameSpec(
+            "cgan",
+            ConditionalGAN,
+            builders.cgan,
+            "Conditional GAN: G(z, y) against D(x, y) (Mirza & Osindero)",
+            labels=True,
+            images_only=True,
+        ),
+        GameSpec(
+            "controlgan",
+            ControlGAN,
+            builders.controlgan,
+            "ControlGAN: conditional G, D and an independent classifier (Lee & Seok)",
+            labels=True,
+            images_only=True,
+            quick=dict(QUICK, classifier_blocks=1),
+        ),
+        GameSpec(
+            "scoregan",
+            ScoreGAN,
+            builders.scoregan,
+            "ScoreGAN: ControlGAN guided by a frozen evaluator's score (Lee & Seok)",
+            labels=True,
+            images_only=True,
+            needs_evaluator=True,
+            quick=dict(QUICK, classifier_blocks=1),
+        ),
     )
 }
 
 
 #: Builder and constructor arguments that `build` fills itself.
-_NOT_OPTIONS = {"conv", "multi", "name", "log_names", "generator", "discriminator",
-                "discriminators", "classifier", "experts", "gate"}
+_NOT_OPTIONS = {
+    "conv",
+    "multi",
+    "name",
+    "log_names",
+    "generator",
+    "discriminator",
+    "discriminators",
+    "classifier",
+    "experts",
+    "gate",
+}
 
 
 def _defaults(fn):

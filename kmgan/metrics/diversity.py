@@ -53,16 +53,18 @@ def samples_per_generator(model, num_per_generator=500, seed=0, batch_size=256):
             )
         return model
     if hasattr(model, "sample_per_generator"):
-        return np.asarray(model.sample_per_generator(num_per_generator, seed=seed,
-                                                     batch_size=batch_size))
+        return np.asarray(
+            model.sample_per_generator(num_per_generator, seed=seed, batch_size=batch_size)
+        )
     from kmgan.samplers import expert_grid
 
     flat, k = expert_grid(model, num_per_generator, seed=seed, batch_size=batch_size)
     return np.asarray(flat).reshape((k, num_per_generator) + tuple(flat.shape[1:]))
 
 
-def generator_distinctness(model, classifier, num_per_generator=500, num_classes=10, seed=0,
-                           batch_size=256):
+def generator_distinctness(
+    model, classifier, num_per_generator=500, num_classes=10, seed=0, batch_size=256
+):
     """How many of the K generators have distinct dominant classes.
 
     Each generator's samples are labelled by `classifier` (argmax); its
@@ -120,8 +122,9 @@ def _mean_pair_ms_ssim(a, b, batch_size=256, **kwargs):
     return total / count
 
 
-def cross_generator_ms_ssim(model, num_pairs=1000, num_per_generator=100, seed=0,
-                            batch_size=256, max_val=2.0, **kwargs):
+def cross_generator_ms_ssim(
+    model, num_pairs=1000, num_per_generator=100, seed=0, batch_size=256, max_val=2.0, **kwargs
+):
     """Mean MS-SSIM between generators for the same z, and within one generator.
 
     "between": pairs (G_i(z), G_j(z)), i != j, the same z; "within":
@@ -169,8 +172,7 @@ def cross_generator_ms_ssim(model, num_pairs=1000, num_per_generator=100, seed=0
     return {"between": between, "within": within, "ratio": between / max(within, 1e-12)}
 
 
-def per_class_ms_ssim(images, labels, num_pairs=500, seed=0, batch_size=256, max_val=2.0,
-                      **kwargs):
+def per_class_ms_ssim(images, labels, num_pairs=500, seed=0, batch_size=256, max_val=2.0, **kwargs):
     """Mean MS-SSIM between distinct samples of each class (lower = more diverse).
 
     Args:
@@ -198,8 +200,14 @@ def per_class_ms_ssim(images, labels, num_pairs=500, seed=0, batch_size=256, max
         members = x[y == c]
         if len(members) < 2:
             continue
-        per_class[int(c)] = ms_ssim_diversity(members, num_pairs=num_pairs, seed=seed,
-                                              batch_size=batch_size, max_val=max_val, **kwargs)
+        per_class[int(c)] = ms_ssim_diversity(
+            members,
+            num_pairs=num_pairs,
+            seed=seed,
+            batch_size=batch_size,
+            max_val=max_val,
+            **kwargs,
+        )
     if not per_class:
         raise ValueError("No class has 2 or more images.")
     return {"per_class": per_class, "mean": float(np.mean(list(per_class.values())))}

@@ -54,8 +54,9 @@ __all__ = [
 ]
 
 
-def classifier_network(input_shape=(28, 28, 1), num_classes=10, seed=None,
-                       name="domain_classifier"):
+def classifier_network(
+    input_shape=(28, 28, 1), num_classes=10, seed=None, name="domain_classifier"
+):
     """The domain classifier's CNN: images in [-1, 1] -> class logits.
 
     Conv(32, 3) - ReLU - MaxPool - Conv(64, 3) - ReLU - MaxPool - Dense(128)
@@ -98,8 +99,10 @@ def _prepare(images, input_shape, value_range=None, chunk=10000):
     height, width, channels = (int(v) for v in input_shape)
     if x.shape[-1] != channels:
         # Grayscale repeated to RGB (what `preprocess_images` makes) is read back.
-        grey = channels == 1 and x.shape[-1] == 3 and all(
-            np.array_equal(x[..., 0], x[..., c]) for c in (1, 2)
+        grey = (
+            channels == 1
+            and x.shape[-1] == 3
+            and all(np.array_equal(x[..., 0], x[..., c]) for c in (1, 2))
         )
         if not grey:
             raise ValueError(
@@ -130,8 +133,17 @@ def _labels(labels, n=None, what="labels"):
     return y.astype(np.int32)
 
 
-def train_classifier(images, labels, model=None, epochs=3, batch_size=128, seed=0, verbose=0,
-                     value_range=None, num_classes=None):
+def train_classifier(
+    images,
+    labels,
+    model=None,
+    epochs=3,
+    batch_size=128,
+    seed=0,
+    verbose=0,
+    value_range=None,
+    num_classes=None,
+):
     """Trains a classifier of images in [-1, 1] with Adam(1e-3) and cross-entropy.
 
     Args:
@@ -217,8 +229,15 @@ class DomainClassifier:
     comparable_to_papers = False
     has_classifier = True
 
-    def __init__(self, model, class_distribution=None, name=None, batch_size=500,
-                 test_accuracy=None, info=None):
+    def __init__(
+        self,
+        model,
+        class_distribution=None,
+        name=None,
+        batch_size=500,
+        test_accuracy=None,
+        info=None,
+    ):
         if not isinstance(model, keras.Model):
             raise TypeError(f"Expected a keras.Model classifier; got {type(model).__name__}.")
         self.model = model
@@ -262,8 +281,10 @@ class DomainClassifier:
         x = _prepare(images, self.input_shape, value_range)
         n, size = len(x), self.batch_size
         if n == 0:
-            return (np.zeros((0, self.feature_dim), np.float32),
-                    np.zeros((0, self.num_classes), np.float32))
+            return (
+                np.zeros((0, self.feature_dim), np.float32),
+                np.zeros((0, self.num_classes), np.float32),
+            )
         feats, logits = [], []
         for start in range(0, n, size):
             chunk = x[start : start + size]
@@ -379,8 +400,12 @@ def _load_cached(model_path, meta_path, batch_size):
             meta = json.load(f)
         model = keras.saving.load_model(model_path, safe_mode=True)
         clf = DomainClassifier(
-            model, meta["class_distribution"], name=meta["name"], batch_size=batch_size,
-            test_accuracy=meta.get("test_accuracy"), info=meta,
+            model,
+            meta["class_distribution"],
+            name=meta["name"],
+            batch_size=batch_size,
+            test_accuracy=meta.get("test_accuracy"),
+            info=meta,
         )
         if clf.weights_tag != meta["weights_tag"]:
             raise ValueError("its weights do not match the metadata")
@@ -407,9 +432,19 @@ def _atomic_write(path, write):
             os.remove(tmp)
 
 
-def domain_classifier(dataset="mnist", split="train", *, test_split="test", epochs=5,
-                      batch_size=128, max_examples=None, seed=0, cache_dir=DEFAULT_CACHE_DIR,
-                      retrain=False, verbose=0):
+def domain_classifier(
+    dataset="mnist",
+    split="train",
+    *,
+    test_split="test",
+    epochs=5,
+    batch_size=128,
+    max_examples=None,
+    seed=0,
+    cache_dir=DEFAULT_CACHE_DIR,
+    retrain=False,
+    verbose=0,
+):
     """The domain classifier of a dataset, trained once and cached.
 
     On the first call the classifier (:func:`classifier_network`) is trained
@@ -441,8 +476,12 @@ def domain_classifier(dataset="mnist", split="train", *, test_split="test", epoc
     Returns:
         A :class:`DomainClassifier`.
     """
-    config = {"epochs": int(epochs), "batch_size": int(batch_size), "seed": int(seed),
-              "max_examples": None if max_examples is None else int(max_examples)}
+    config = {
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "seed": int(seed),
+        "max_examples": None if max_examples is None else int(max_examples),
+    }
     model_path, meta_path = _paths(dataset, split, config, cache_dir)
     if not retrain and os.path.isfile(model_path) and os.path.isfile(meta_path):
         clf = _load_cached(model_path, meta_path, batch_size=500)
@@ -453,8 +492,10 @@ def domain_classifier(dataset="mnist", split="train", *, test_split="test", epoc
 
     x, y = data.load_arrays(dataset, split)
     if y is None:
-        raise ValueError(f"{dataset} has no labels for the {split!r} split; a domain "
-                         "classifier needs labelled training data.")
+        raise ValueError(
+            f"{dataset} has no labels for the {split!r} split; a domain "
+            "classifier needs labelled training data."
+        )
     if max_examples is not None:
         x, y = x[: int(max_examples)], y[: int(max_examples)]
     y = _labels(y)
@@ -473,11 +514,19 @@ def domain_classifier(dataset="mnist", split="train", *, test_split="test", epoc
         if y_test is not None:
             clf.test_accuracy = clf.accuracy(x_test, _labels(y_test))
     meta = {
-        "name": name, "dataset": str(dataset), "dataset_tag": dataset_tag(dataset),
-        "split": split, "num_train": int(len(y)), "num_classes": num_classes,
-        "class_distribution": distribution.tolist(), "test_split": test_split,
-        "test_accuracy": clf.test_accuracy, "architecture": ARCHITECTURE_VERSION,
-        "config": config, "weights_tag": clf.weights_tag, "keras_version": keras.__version__,
+        "name": name,
+        "dataset": str(dataset),
+        "dataset_tag": dataset_tag(dataset),
+        "split": split,
+        "num_train": int(len(y)),
+        "num_classes": num_classes,
+        "class_distribution": distribution.tolist(),
+        "test_split": test_split,
+        "test_accuracy": clf.test_accuracy,
+        "architecture": ARCHITECTURE_VERSION,
+        "config": config,
+        "weights_tag": clf.weights_tag,
+        "keras_version": keras.__version__,
         "trained_on_backend": keras.backend.backend(),
     }
     clf.info = meta
@@ -491,9 +540,18 @@ def domain_classifier(dataset="mnist", split="train", *, test_split="test", epoc
     return clf
 
 
-def classification_accuracy_score(conditional_sample_fn, real_test, num_samples=10000,
-                                  num_classes=None, epochs=3, batch_size=128, seed=0,
-                                  value_range=None, model=None, verbose=0):
+def classification_accuracy_score(
+    conditional_sample_fn,
+    real_test,
+    num_samples=10000,
+    num_classes=None,
+    epochs=3,
+    batch_size=128,
+    seed=0,
+    value_range=None,
+    model=None,
+    verbose=0,
+):
     """Classification Accuracy Score (Ravuri & Vinyals 2019).
 
     A classifier (:func:`classifier_network`) is trained on generated images
@@ -531,11 +589,19 @@ def classification_accuracy_score(conditional_sample_fn, real_test, num_samples=
     labels = labels.astype(np.int32)
     images = _to_numpy(conditional_sample_fn(labels))
     if len(images) != len(labels):
-        raise ValueError(f"conditional_sample_fn returned {len(images)} images for "
-                         f"{len(labels)} labels.")
+        raise ValueError(
+            f"conditional_sample_fn returned {len(images)} images for {len(labels)} labels."
+        )
     if model is None:
         shape = images.shape[1:] + (1,) if images.ndim == 3 else images.shape[1:]
         model = classifier_network(shape, num_classes, seed=seed, name="cas_classifier")
-    train_classifier(images, labels, model=model, epochs=epochs, batch_size=batch_size,
-                     verbose=verbose, value_range=value_range)
+    train_classifier(
+        images,
+        labels,
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=verbose,
+        value_range=value_range,
+    )
     return DomainClassifier(model).accuracy(x_test, y_test)

@@ -133,8 +133,9 @@ def _progress_bar(progress, target):
     return keras.utils.Progbar(target, unit_name="image")
 
 
-def extract(source, extractors, *, num_samples=None, batch_size=None, value_range=None,
-            progress=False):
+def extract(
+    source, extractors, *, num_samples=None, batch_size=None, value_range=None, progress=False
+):
     """Streams one image set once through several extractors.
 
     Each batch of the set goes to every extractor before the next batch is
@@ -193,8 +194,16 @@ def extract(source, extractors, *, num_samples=None, batch_size=None, value_rang
     return out
 
 
-def extract_features(source, features=None, *, num_samples=None, batch_size=None,
-                     value_range=None, progress=False, return_probs=False):
+def extract_features(
+    source,
+    features=None,
+    *,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
+    progress=False,
+    return_probs=False,
+):
     """All features of an image set as one array.
 
     Args:
@@ -218,13 +227,20 @@ def extract_features(source, features=None, *, num_samples=None, batch_size=None
         return (f, None) if return_probs else f
     if features is None:
         features = _default_extractor()
-    ((f, p),) = extract(source, [features], num_samples=num_samples, batch_size=batch_size,
-                        value_range=value_range, progress=progress)
+    ((f, p),) = extract(
+        source,
+        [features],
+        num_samples=num_samples,
+        batch_size=batch_size,
+        value_range=value_range,
+        progress=progress,
+    )
     return (f, p) if return_probs else f
 
 
-def resolve_features(sets, features, min_count=1, num_samples=None, batch_size=None,
-                     value_range=None):
+def resolve_features(
+    sets, features, min_count=1, num_samples=None, batch_size=None, value_range=None
+):
     """Feature arrays of several sets, every check done before any forward pass.
 
     Precomputed feature arrays are checked (finite, at least ``min_count``
@@ -281,8 +297,9 @@ def resolve_features(sets, features, min_count=1, num_samples=None, batch_size=N
         if i in arrays:
             out.append(arrays[i])
             continue
-        a = extract_features(s, features, num_samples=num_samples, batch_size=batch_size,
-                             value_range=value_range)
+        a = extract_features(
+            s, features, num_samples=num_samples, batch_size=batch_size, value_range=value_range
+        )
         if a.shape[0] < min_count:
             raise ValueError(
                 f"{names[i]} gave {a.shape[0]} images; at least {min_count} are needed."
@@ -368,8 +385,10 @@ def extractor_tag(features):
     Returns:
         ``"<weights_tag>_<input_size>[_<preprocessing_tag>]_<feature_dim>d"``.
     """
-    parts = [getattr(features, "weights_tag", None) or type(features).__name__,
-             getattr(features, "input_size", None) or "na"]
+    parts = [
+        getattr(features, "weights_tag", None) or type(features).__name__,
+        getattr(features, "input_size", None) or "na",
+    ]
     if getattr(features, "preprocessing_tag", None):
         parts.append(features.preprocessing_tag)
     parts.append(f"{getattr(features, 'feature_dim', None) or 'na'}d")
@@ -428,8 +447,9 @@ def _read_cache(path, key):
 
 def _write_cache(path, feats, key, extra):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    meta = dict(extra, key=key, shape=list(feats.shape), sha256=_digest(feats),
-                version=CACHE_VERSION)
+    meta = dict(
+        extra, key=key, shape=list(feats.shape), sha256=_digest(feats), version=CACHE_VERSION
+    )
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb") as f:
@@ -440,9 +460,19 @@ def _write_cache(path, feats, key, extra):
             os.remove(tmp)
 
 
-def real_features(dataset, split="train", images=None, features=None, *, num_samples=None,
-                  batch_size=None, value_range=None, cache_dir=DEFAULT_CACHE_DIR,
-                  recompute=False, progress=False):
+def real_features(
+    dataset,
+    split="train",
+    images=None,
+    features=None,
+    *,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
+    cache_dir=DEFAULT_CACHE_DIR,
+    recompute=False,
+    progress=False,
+):
     """Features of a real image set, extracted once and cached on disk.
 
     The first call extracts the features of ``images`` (or, when ``images``
@@ -486,10 +516,23 @@ def real_features(dataset, split="train", images=None, features=None, *, num_sam
         from kmgan import data
 
         images, _ = data.load_arrays(dataset, split)
-    feats = extract_features(images, features, num_samples=num_samples, batch_size=batch_size,
-                             value_range=value_range, progress=progress)
-    _write_cache(path, feats, key, {
-        "dataset": str(dataset), "split": str(split), "extractor": _name(features),
-        "comparable_to_papers": bool(getattr(features, "comparable_to_papers", False)),
-    })
+    feats = extract_features(
+        images,
+        features,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        value_range=value_range,
+        progress=progress,
+    )
+    _write_cache(
+        path,
+        feats,
+        key,
+        {
+            "dataset": str(dataset),
+            "split": str(split),
+            "extractor": _name(features),
+            "comparable_to_papers": bool(getattr(features, "comparable_to_papers", False)),
+        },
+    )
     return feats

@@ -109,7 +109,9 @@ def battle(model_1, model_2, x_test, x_train=None, num_samples=None, tolerance=0
             real = x_train if (i == j) else x_test
             row[j] = {
                 "samples": error_rate(d_model.discriminate(fake), real=False),
-                "real": None if real is None else error_rate(d_model.discriminate(np.asarray(real, "float32")), real=True),
+                "real": None
+                if real is None
+                else error_rate(d_model.discriminate(np.asarray(real, "float32")), real=True),
             }
         table[i] = row
 

@@ -110,9 +110,7 @@ def preprocess_images(images, value_range=None):
             f"got shape {x.shape}."
         )
     if x.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"Expected 1 or 3 channels (channels-last); got shape {x.shape}."
-        )
+        raise ValueError(f"Expected 1 or 3 channels (channels-last); got shape {x.shape}.")
     if value_range is None:
         value_range = (0.0, 255.0) if np.issubdtype(x.dtype, np.integer) else (-1.0, 1.0)
     low, high = float(value_range[0]), float(value_range[1])
@@ -346,7 +344,9 @@ def default_features():
 
 def _is_array(x):
     return isinstance(x, np.ndarray) or (
-        hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "__getitem__")
+        hasattr(x, "shape")
+        and hasattr(x, "dtype")
+        and hasattr(x, "__getitem__")
         and not isinstance(x, (list, tuple, dict))
     )
 
@@ -582,9 +582,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6, method="sqrtm"):
         raise ValueError(f"Mean vectors have different shapes: {mu1.shape} vs {mu2.shape}.")
     d = mu1.shape[0]
     if sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(
-            f"Covariances must be ({d}, {d}); got {sigma1.shape} and {sigma2.shape}."
-        )
+        raise ValueError(f"Covariances must be ({d}, {d}); got {sigma1.shape} and {sigma2.shape}.")
     diff = mu1 - mu2
     if method == "eigh":
         w, v = np.linalg.eigh((sigma1 + sigma1.T) / 2.0)
@@ -656,7 +654,13 @@ def _as_statistics(x):
 
 
 def fid(
-    images_a, images_b, features=None, *, num_samples=None, batch_size=None, value_range=None,
+    images_a,
+    images_b,
+    features=None,
+    *,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
     method="sqrtm",
 ):
     """Fréchet Inception Distance between two sets of images.
@@ -683,7 +687,10 @@ def fid(
         pair = _as_statistics(images)
         if pair is None:
             pair = activation_statistics(
-                images, features, num_samples=num_samples, batch_size=batch_size,
+                images,
+                features,
+                num_samples=num_samples,
+                batch_size=batch_size,
                 value_range=value_range,
             )
         stats.append(pair)
@@ -743,7 +750,12 @@ def inception_score_from_probs(probs, num_splits=10):
 
 
 def inception_score(
-    images_or_batches, num_splits=10, features=None, *, num_samples=None, batch_size=None,
+    images_or_batches,
+    num_splits=10,
+    features=None,
+    *,
+    num_samples=None,
+    batch_size=None,
     value_range=None,
 ):
     """Inception Score of images, streamed through InceptionV3.
@@ -770,8 +782,15 @@ def inception_score(
 
 
 def inception_metrics(
-    images_or_batches, real_stats=None, features=None, *, num_splits=10, num_samples=None,
-    batch_size=None, value_range=None, fid_method="sqrtm",
+    images_or_batches,
+    real_stats=None,
+    features=None,
+    *,
+    num_splits=10,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
+    fid_method="sqrtm",
 ):
     """IS and (optionally) FID of the same images from a single pass.
 
@@ -793,7 +812,9 @@ def inception_metrics(
     _require_probs((), features)  # before any forward pass
     stats = RunningStatistics()
     probs = []
-    for pool, prob in _iter_outputs(images_or_batches, features, num_samples, batch_size, value_range):
+    for pool, prob in _iter_outputs(
+        images_or_batches, features, num_samples, batch_size, value_range
+    ):
         stats.update(pool)
         probs.append(_require_probs(prob, features))
     if not probs:
@@ -847,8 +868,16 @@ def real_statistics_path(dataset_name, split, features=None, cache_dir=DEFAULT_C
 
 
 def real_statistics(
-    dataset_name, split, images_or_batches, features=None, cache_dir=DEFAULT_CACHE_DIR, *,
-    num_samples=None, batch_size=None, value_range=None, recompute=False,
+    dataset_name,
+    split,
+    images_or_batches,
+    features=None,
+    cache_dir=DEFAULT_CACHE_DIR,
+    *,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
+    recompute=False,
 ):
     """FID statistics of a real dataset, computed once and cached on disk.
 
@@ -889,8 +918,13 @@ def real_statistics(
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
         np.savez(
-            f, mu=mu, sigma=sigma, num_samples=stats.count, dataset=str(dataset_name),
-            split=str(split), weights_tag=str(getattr(features, "weights_tag", "imagenet")),
+            f,
+            mu=mu,
+            sigma=sigma,
+            num_samples=stats.count,
+            dataset=str(dataset_name),
+            split=str(split),
+            weights_tag=str(getattr(features, "weights_tag", "imagenet")),
         )
     os.replace(tmp, path)
     return mu, sigma

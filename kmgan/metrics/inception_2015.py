@@ -95,9 +95,14 @@ WHERE_TO_GET = (
 def _conv(x, name, filters, kernel, strides=1, padding="valid"):
     """``Conv2dLayer`` of the archive: conv without bias, BN without scale, ReLU."""
     x = layers.Conv2D(
-        filters, kernel, strides=strides, padding=padding, use_bias=False,
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
         kernel_initializer="zeros",  # always overwritten by the real weights
-        data_format="channels_last", name=f"{name}.conv",
+        data_format="channels_last",
+        name=f"{name}.conv",
     )(x)
     x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, scale=False, name=f"{name}.bn")(x)
     return layers.ReLU(name=f"{name}.relu")(x)
@@ -111,9 +116,9 @@ def _avg_pool_3x3(x, name):
 
 def _max_pool_3x3(x, name, strides):
     padding = "same" if strides == 1 else "valid"
-    return layers.MaxPooling2D(
-        3, strides, padding=padding, data_format="channels_last", name=name
-    )(x)
+    return layers.MaxPooling2D(3, strides, padding=padding, data_format="channels_last", name=name)(
+        x
+    )
 
 
 def _concat(branches, name):
@@ -413,8 +418,11 @@ def load_weights(network, path, cache_dir=DEFAULT_CACHE_DIR, *, sha256=None):
             _load_h5(network, cached)
             return cached
         except ValueError as err:
-            warnings.warn(f"Ignoring a bad cached conversion ({err}); converting again.",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"Ignoring a bad cached conversion ({err}); converting again.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     load_torchscript_weights(network, path)
     digest = weights_digest(network)
     if digest != WEIGHTS_DIGEST:
@@ -581,8 +589,14 @@ class Inception2015Features:
     has_classifier = False
     name = "inception-2015 (TF FID graph)"
 
-    def __init__(self, weights=None, batch_size=50, resize="legacy_tensorflow", quantize=True,
-                 cache_dir=DEFAULT_CACHE_DIR):
+    def __init__(
+        self,
+        weights=None,
+        batch_size=50,
+        resize="legacy_tensorflow",
+        quantize=True,
+        cache_dir=DEFAULT_CACHE_DIR,
+    ):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be positive; got {batch_size}.")
         if resize not in RESIZE_METHODS:
@@ -683,8 +697,13 @@ class Inception2015Features:
         )
 
 
-def inception_2015(weights=None, batch_size=50, resize="legacy_tensorflow", quantize=True,
-                   cache_dir=DEFAULT_CACHE_DIR):
+def inception_2015(
+    weights=None,
+    batch_size=50,
+    resize="legacy_tensorflow",
+    quantize=True,
+    cache_dir=DEFAULT_CACHE_DIR,
+):
     """The 2015 FID Inception feature extractor (see :class:`Inception2015Features`).
 
     Args:
@@ -710,7 +729,10 @@ def inception_2015(weights=None, batch_size=50, resize="legacy_tensorflow", quan
     ```
     """
     return Inception2015Features(
-        weights=weights, batch_size=batch_size, resize=resize, quantize=quantize,
+        weights=weights,
+        batch_size=batch_size,
+        resize=resize,
+        quantize=quantize,
         cache_dir=cache_dir,
     )
 

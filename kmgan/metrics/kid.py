@@ -120,8 +120,18 @@ def kid_from_features(features_a, features_b, num_subsets=100, subset_size=1000,
     return float(values.mean()), float(values.std())
 
 
-def kid(a, b, features=None, *, num_subsets=100, subset_size=1000, seed=0, num_samples=None,
-        batch_size=None, value_range=None):
+def kid(
+    a,
+    b,
+    features=None,
+    *,
+    num_subsets=100,
+    subset_size=1000,
+    seed=0,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
+):
     """Kernel Inception Distance between two sets of images (or features).
 
     Args:
@@ -150,7 +160,12 @@ def kid(a, b, features=None, *, num_subsets=100, subset_size=1000, seed=0, num_s
             ``subset_size``, mismatched feature dimensions or NaN features.
     """
     num_subsets, subset_size = _check_subsets(num_subsets, subset_size)
-    fa, fb = resolve_features([a, b], features, min_count=subset_size or 2,
-                              num_samples=num_samples, batch_size=batch_size,
-                              value_range=value_range)
+    fa, fb = resolve_features(
+        [a, b],
+        features,
+        min_count=subset_size or 2,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        value_range=value_range,
+    )
     return kid_from_features(fa, fb, num_subsets, subset_size, seed)

@@ -95,8 +95,9 @@ def nearest_neighbour_radii(features, k, block_elements=DEFAULT_BLOCK_ELEMENTS):
     return np.sqrt(_radii(x, [k], block_elements)[k])
 
 
-def prdc_from_features(real, fake, pr_k=3, dc_k=5, dtype="float64",
-                       block_elements=DEFAULT_BLOCK_ELEMENTS):
+def prdc_from_features(
+    real, fake, pr_k=3, dc_k=5, dtype="float64", block_elements=DEFAULT_BLOCK_ELEMENTS
+):
     """Precision, recall, density and coverage of two feature arrays, in one pass.
 
     Args:
@@ -163,8 +164,17 @@ def prdc_from_features(real, fake, pr_k=3, dc_k=5, dtype="float64",
     return out
 
 
-def precision_recall(a, b, features=None, *, k=3, num_samples=None, batch_size=None,
-                     value_range=None, dtype="float64"):
+def precision_recall(
+    a,
+    b,
+    features=None,
+    *,
+    k=3,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
+    dtype="float64",
+):
     """Improved precision and recall (Kynkäänniemi et al. 2019).
 
     Args:
@@ -187,13 +197,28 @@ def precision_recall(a, b, features=None, *, k=3, num_samples=None, batch_size=N
             mismatched feature dimensions or NaN features.
     """
     k = _check_k(k)
-    real, fake = resolve_features([a, b], features, min_count=k + 1, num_samples=num_samples,
-                                  batch_size=batch_size, value_range=value_range)
+    real, fake = resolve_features(
+        [a, b],
+        features,
+        min_count=k + 1,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        value_range=value_range,
+    )
     return prdc_from_features(real, fake, pr_k=k, dc_k=None, dtype=dtype)
 
 
-def density_coverage(a, b, features=None, *, k=5, num_samples=None, batch_size=None,
-                     value_range=None, dtype="float64"):
+def density_coverage(
+    a,
+    b,
+    features=None,
+    *,
+    k=5,
+    num_samples=None,
+    batch_size=None,
+    value_range=None,
+    dtype="float64",
+):
     """Density and coverage (Naeem et al. 2020).
 
     Args:
@@ -216,6 +241,12 @@ def density_coverage(a, b, features=None, *, k=5, num_samples=None, batch_size=N
             mismatched feature dimensions or NaN features.
     """
     k = _check_k(k)
-    real, fake = resolve_features([a, b], features, min_count=k + 1, num_samples=num_samples,
-                                  batch_size=batch_size, value_range=value_range)
+    real, fake = resolve_features(
+        [a, b],
+        features,
+        min_count=k + 1,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        value_range=value_range,
+    )
     return prdc_from_features(real, fake, pr_k=None, dc_k=k, dtype=dtype)

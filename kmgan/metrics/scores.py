@@ -60,9 +60,19 @@ def _min_count(metrics, kid_subset_size, pr_k, dc_k):
     return need
 
 
-def feature_scores(generated, real, metrics=FEATURE_METRICS, *, kid_subsets=100,
-                   kid_subset_size=1000, pr_k=3, dc_k=5, seed=0, fid_method="sqrtm",
-                   prdc_dtype="float64"):
+def feature_scores(
+    generated,
+    real,
+    metrics=FEATURE_METRICS,
+    *,
+    kid_subsets=100,
+    kid_subset_size=1000,
+    pr_k=3,
+    dc_k=5,
+    seed=0,
+    fid_method="sqrtm",
+    prdc_dtype="float64",
+):
     """FID / KID / PR / DC of two feature arrays.
 
     Args:
@@ -91,25 +101,50 @@ def feature_scores(generated, real, metrics=FEATURE_METRICS, *, kid_subsets=100,
     if "fid" in metrics:
         g64, r64 = g.astype(np.float64), r.astype(np.float64)
         out["fid"] = frechet_distance(
-            g64.mean(axis=0), np.cov(g64, rowvar=False), r64.mean(axis=0),
-            np.cov(r64, rowvar=False), method=fid_method,
+            g64.mean(axis=0),
+            np.cov(g64, rowvar=False),
+            r64.mean(axis=0),
+            np.cov(r64, rowvar=False),
+            method=fid_method,
         )
     if "kid" in metrics:
         out["kid"], out["kid_std"] = kid_from_features(
             r, g, num_subsets=kid_subsets, subset_size=kid_subset_size, seed=seed
         )
     if "pr" in metrics or "dc" in metrics:
-        out.update(prdc_from_features(
-            r, g, pr_k=pr_k if "pr" in metrics else None, dc_k=dc_k if "dc" in metrics else None,
-            dtype=prdc_dtype,
-        ))
+        out.update(
+            prdc_from_features(
+                r,
+                g,
+                pr_k=pr_k if "pr" in metrics else None,
+                dc_k=dc_k if "dc" in metrics else None,
+                dtype=prdc_dtype,
+            )
+        )
     return out
 
 
-def evaluate(generated, real, features=None, metrics=FEATURE_METRICS, *, classifier=None,
-             num_samples=None, real_num_samples=None, batch_size=None, value_range=None,
-             real_value_range=None, kid_subsets=100, kid_subset_size=1000, pr_k=3, dc_k=5,
-             min_count=1, seed=0, fid_method="sqrtm", progress=False):
+def evaluate(
+    generated,
+    real,
+    features=None,
+    metrics=FEATURE_METRICS,
+    *,
+    classifier=None,
+    num_samples=None,
+    real_num_samples=None,
+    batch_size=None,
+    value_range=None,
+    real_value_range=None,
+    kid_subsets=100,
+    kid_subset_size=1000,
+    pr_k=3,
+    dc_k=5,
+    min_count=1,
+    seed=0,
+    fid_method="sqrtm",
+    progress=False,
+):
     """Scores generated images against real ones, extracting features once per set.
 
     Args:
@@ -171,11 +206,14 @@ def evaluate(generated, real, features=None, metrics=FEATURE_METRICS, *, classif
         for what, s, n in (("generated", generated, num_samples), ("real", real, real_num_samples)):
             count = int(s.shape[0]) if is_feature_array(s) else known_count(s, n)
             if count is not None and count < need:
-                raise ValueError(f"The {what} set has {count} samples; the metrics "
-                                 f"{want_features} need at least {need}.")
+                raise ValueError(
+                    f"The {what} set has {count} samples; the metrics "
+                    f"{want_features} need at least {need}."
+                )
         if is_feature_array(real):
-            (real_feats,) = resolve_features([real], features, min_count=need,
-                                             num_samples=real_num_samples)
+            (real_feats,) = resolve_features(
+                [real], features, min_count=need, num_samples=real_num_samples
+            )
         else:
             real_feats = None
     out = {}
@@ -186,35 +224,57 @@ def evaluate(generated, real, features=None, metrics=FEATURE_METRICS, *, classif
 
             features = inception.default_features()
         if real_feats is not None and getattr(features, "feature_dim", None) not in (
-            None, real_feats.shape[1]
+            None,
+            real_feats.shape[1],
         ):
-            raise ValueError(f"The feature dimensions differ: the real features are "
-                             f"{real_feats.shape[1]}-d but "
-                             f"{features.name} gives {features.feature_dim}-d features.")
+            raise ValueError(
+                f"The feature dimensions differ: the real features are "
+                f"{real_feats.shape[1]}-d but "
+                f"{features.name} gives {features.feature_dim}-d features."
+            )
         extractors.append(features)
     if "classes" in metrics and classifier is not features:
         extractors.append(classifier)
     gen_feats = gen_probs = None
     if extractors:
-        results = extract(generated, extractors, num_samples=num_samples, batch_size=batch_size,
-                          value_range=value_range, progress=progress)
+        results = extract(
+            generated,
+            extractors,
+            num_samples=num_samples,
+            batch_size=batch_size,
+            value_range=value_range,
+            progress=progress,
+        )
         if want_features and not is_feature_array(generated):
             gen_feats = results[0][0]
         gen_probs = results[-1][1]
     if want_features:
         if gen_feats is None:
-            (gen_feats,) = resolve_features([generated], features, min_count=need,
-                                            num_samples=num_samples)
+            (gen_feats,) = resolve_features(
+                [generated], features, min_count=need, num_samples=num_samples
+            )
         if real_feats is None:
             (real_feats,) = resolve_features(
-                [real], features, min_count=need, num_samples=real_num_samples,
-                batch_size=batch_size, value_range=real_value_range,
+                [real],
+                features,
+                min_count=need,
+                num_samples=real_num_samples,
+                batch_size=batch_size,
+                value_range=real_value_range,
             )
-        out.update(feature_scores(
-            gen_feats, real_feats, want_features, kid_subsets=kid_subsets,
-            kid_subset_size=kid_subset_size, pr_k=pr_k, dc_k=dc_k, seed=seed,
-            fid_method=fid_method,
-        ))
+        out.update(
+            feature_scores(
+                gen_feats,
+                real_feats,
+                want_features,
+                kid_subsets=kid_subsets,
+                kid_subset_size=kid_subset_size,
+                pr_k=pr_k,
+                dc_k=dc_k,
+                seed=seed,
+                fid_method=fid_method,
+            )
+        )
         out["num_generated"], out["num_real"] = int(len(gen_feats)), int(len(real_feats))
         out["features"] = getattr(features, "name", type(features).__name__)
         out["comparable_to_papers"] = bool(getattr(features, "comparable_to_papers", False))

@@ -145,13 +145,18 @@ def mixture_specialization(samples_per_generator, mixture="ring", num_std=3.0, k
     if keep_samples:
         kept = per_gen if len({len(s) for s in per_gen}) > 1 else np.stack(per_gen)
     return SpecializationReport(
-        counts=counts, totals=np.array([len(s) for s in per_gen]), mode_names=names,
-        kind="mixture", samples=kept, mixture=mixture,
+        counts=counts,
+        totals=np.array([len(s) for s in per_gen]),
+        mode_names=names,
+        kind="mixture",
+        samples=kept,
+        mixture=mixture,
     )
 
 
-def class_specialization(samples_per_generator, classifier, num_classes=10, class_names=None,
-                         batch_size=256):
+def class_specialization(
+    samples_per_generator, classifier, num_classes=10, class_names=None, batch_size=256
+):
     """A class histogram per generator, from a classifier.
 
     Args:
@@ -175,22 +180,35 @@ def class_specialization(samples_per_generator, classifier, num_classes=10, clas
         if isinstance(classifier, keras.Model):
             scores = classifier.predict(s, batch_size=batch_size, verbose=0)
         else:
-            scores = np.concatenate([
-                np.asarray(classifier(s[i : i + batch_size]))
-                for i in range(0, len(s), batch_size)
-            ])
+            scores = np.concatenate(
+                [
+                    np.asarray(classifier(s[i : i + batch_size]))
+                    for i in range(0, len(s), batch_size)
+                ]
+            )
         labels = np.asarray(scores).reshape(len(s), -1).argmax(axis=-1)
         counts[k] = np.bincount(labels, minlength=num_classes)[:num_classes]
     names = list(class_names) if class_names is not None else [str(c) for c in range(num_classes)]
     return SpecializationReport(
-        counts=counts, totals=np.array([len(s) for s in per_gen]), mode_names=names,
+        counts=counts,
+        totals=np.array([len(s) for s in per_gen]),
+        mode_names=names,
         kind="classes",
     )
 
 
-def specialization_report(model, num_per_generator=500, mixture=None, classifier=None,
-                          num_classes=10, class_names=None, num_std=3.0, seed=0,
-                          png=None, num_generators=None):
+def specialization_report(
+    model,
+    num_per_generator=500,
+    mixture=None,
+    classifier=None,
+    num_classes=10,
+    class_names=None,
+    num_std=3.0,
+    seed=0,
+    png=None,
+    num_generators=None,
+):
     """Samples every expert of a game (or an exported sampler) and reports.
 
     Args:
@@ -239,8 +257,9 @@ def _pyplot():
     return plt
 
 
-def plot_mixture_specialization(samples_per_generator, path, mixture=None, reference=None,
-                                title=None):
+def plot_mixture_specialization(
+    samples_per_generator, path, mixture=None, reference=None, title=None
+):
     """Scatter plot of 2-D samples, one colour per generator, over the modes.
 
     Args:
@@ -282,8 +301,9 @@ def plot_class_histograms(report, path, title=None):
     """One bar chart of class counts per generator, stacked vertically."""
     plt = _pyplot()
     k, m = report.counts.shape
-    fig, axes = plt.subplots(k, 1, figsize=(max(4, 0.45 * m + 1), 1.3 * k + 0.6),
-                             sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        k, 1, figsize=(max(4, 0.45 * m + 1), 1.3 * k + 0.6), sharex=True, squeeze=False
+    )
     cmap = plt.get_cmap("tab10" if k <= 10 else "tab20")
     for g in range(k):
         ax = axes[g, 0]

@@ -65,8 +65,14 @@ def gaussian_kernel_1d(size, sigma):
     return (g / g.sum()).astype(np.float32)
 
 
-def scale_plan(height, width, filter_size=11, filter_sigma=1.5,
-               power_factors=MSSSIM_WEIGHTS, small_images="shrink_window"):
+def scale_plan(
+    height,
+    width,
+    filter_size=11,
+    filter_sigma=1.5,
+    power_factors=MSSSIM_WEIGHTS,
+    small_images="shrink_window",
+):
     """Windows and weights MS-SSIM uses at each scale for a given image size.
 
     Args:
@@ -144,10 +150,12 @@ def _gaussian_filter(x, size, sigma):
     g = gaussian_kernel_1d(size, sigma)
     k_rows = np.tile(g.reshape(size, 1, 1, 1), (1, 1, channels, 1))
     k_cols = np.tile(g.reshape(1, size, 1, 1), (1, 1, channels, 1))
-    x = ops.depthwise_conv(x, ops.convert_to_tensor(k_rows), strides=1, padding="valid",
-                           data_format="channels_last")
-    return ops.depthwise_conv(x, ops.convert_to_tensor(k_cols), strides=1, padding="valid",
-                              data_format="channels_last")
+    x = ops.depthwise_conv(
+        x, ops.convert_to_tensor(k_rows), strides=1, padding="valid", data_format="channels_last"
+    )
+    return ops.depthwise_conv(
+        x, ops.convert_to_tensor(k_cols), strides=1, padding="valid", data_format="channels_last"
+    )
 
 
 def _ssim_and_cs(x, y, size, sigma, max_val, k1, k2):
@@ -216,7 +224,9 @@ def _maybe_compiled(fn, images_a, images_b, settings):
     model = _COMPILED.get(key)
     if model is None:
         in_a, in_b = keras.Input(a.shape[1:]), keras.Input(a.shape[1:])
-        model = keras.Model([in_a, in_b], _PairFunction(fn, settings, dtype="float32")([in_a, in_b]))
+        model = keras.Model(
+            [in_a, in_b], _PairFunction(fn, settings, dtype="float32")([in_a, in_b])
+        )
         _COMPILED[key] = model
     out = np.asarray(model.predict_on_batch([a.astype(np.float32), b.astype(np.float32)]))
     return ops.convert_to_tensor(out[0] if single else out)
@@ -245,8 +255,13 @@ def ssim(images_a, images_b, max_val=2.0, filter_size=11, filter_sigma=1.5, k1=0
         Backend tensor ``(N,)`` (scalar for single images): SSIM averaged
         over pixels and channels.
     """
-    settings = dict(max_val=float(max_val), filter_size=int(filter_size),
-                    filter_sigma=float(filter_sigma), k1=float(k1), k2=float(k2))
+    settings = dict(
+        max_val=float(max_val),
+        filter_size=int(filter_size),
+        filter_sigma=float(filter_sigma),
+        k1=float(k1),
+        k2=float(k2),
+    )
     compiled = _maybe_compiled(_ssim_tensors, images_a, images_b, settings)
     if compiled is not None:
         return compiled
@@ -261,8 +276,17 @@ def _ssim_tensors(images_a, images_b, max_val, filter_size, filter_sigma, k1, k2
     return out[0] if single else out
 
 
-def ms_ssim(images_a, images_b, max_val=2.0, power_factors=MSSSIM_WEIGHTS, filter_size=11,
-            filter_sigma=1.5, k1=0.01, k2=0.03, small_images="shrink_window"):
+def ms_ssim(
+    images_a,
+    images_b,
+    max_val=2.0,
+    power_factors=MSSSIM_WEIGHTS,
+    filter_size=11,
+    filter_sigma=1.5,
+    k1=0.01,
+    k2=0.03,
+    small_images="shrink_window",
+):
     """MS-SSIM of each pair ``(images_a[i], images_b[i])``.
 
     Args:
@@ -289,9 +313,13 @@ def ms_ssim(images_a, images_b, max_val=2.0, power_factors=MSSSIM_WEIGHTS, filte
         function also works inside a traced or differentiated computation.
     """
     settings = dict(
-        max_val=float(max_val), power_factors=tuple(float(p) for p in power_factors),
-        filter_size=int(filter_size), filter_sigma=float(filter_sigma), k1=float(k1),
-        k2=float(k2), small_images=small_images,
+        max_val=float(max_val),
+        power_factors=tuple(float(p) for p in power_factors),
+        filter_size=int(filter_size),
+        filter_sigma=float(filter_sigma),
+        k1=float(k1),
+        k2=float(k2),
+        small_images=small_images,
     )
     # Validate the mode / sizes eagerly, with a clear error.
     try:
@@ -306,10 +334,13 @@ def ms_ssim(images_a, images_b, max_val=2.0, power_factors=MSSSIM_WEIGHTS, filte
     return _ms_ssim_tensors(images_a, images_b, **settings)
 
 
-def _ms_ssim_tensors(images_a, images_b, max_val, power_factors, filter_size, filter_sigma,
-                     k1, k2, small_images):
+def _ms_ssim_tensors(
+    images_a, images_b, max_val, power_factors, filter_size, filter_sigma, k1, k2, small_images
+):
     a, b, single = _prepare(images_a, images_b)
-    plan = scale_plan(a.shape[1], a.shape[2], filter_size, filter_sigma, power_factors, small_images)
+    plan = scale_plan(
+        a.shape[1], a.shape[2], filter_size, filter_sigma, power_factors, small_images
+    )
     max_val = float(max_val)
     values = []
     for j, (size, sigma, _) in enumerate(plan):

@@ -73,8 +73,9 @@ def stacked_mnist(images, labels=None, num_samples=PROTOCOL_SAMPLES, seed=None):
     return stacked, modes.astype("int32")
 
 
-def stacked_mnist_dataset(images, num_samples=PROTOCOL_SAMPLES * 2, batch_size=64, seed=None,
-                          labels=None):
+def stacked_mnist_dataset(
+    images, num_samples=PROTOCOL_SAMPLES * 2, batch_size=64, seed=None, labels=None
+):
     """A `tf.data` pipeline of stacked-MNIST images for `game.fit`.
 
     Args: as `stacked_mnist`; with `labels` the batches are (x, mode).
@@ -96,8 +97,9 @@ def mnist_classifier(name="mnist_classifier", seed=None):
     return domain.classifier_network((28, 28, 1), 10, seed=seed, name=name)
 
 
-def train_mnist_classifier(images, labels, epochs=5, batch_size=128, validation=None,
-                           seed=0, verbose=0, model=None):
+def train_mnist_classifier(
+    images, labels, epochs=5, batch_size=128, validation=None, seed=0, verbose=0, model=None
+):
     """Trains `mnist_classifier` on MNIST digits (the recipe step).
 
     The training of `kmgan.metrics.domain.train_classifier`; for a
@@ -121,8 +123,14 @@ def train_mnist_classifier(images, labels, epochs=5, batch_size=128, validation=
     """
     if model is None:
         model = mnist_classifier(seed=seed)
-    domain.train_classifier(to_unit_range(images), labels, model=model, epochs=epochs,
-                            batch_size=batch_size, verbose=verbose)
+    domain.train_classifier(
+        to_unit_range(images),
+        labels,
+        model=model,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=verbose,
+    )
     accuracy = None
     if validation is not None:
         predicted = predict_digits(validation[0], model)

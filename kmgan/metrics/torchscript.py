@@ -114,8 +114,9 @@ class _StorageType:
         self.dtype = _STORAGE_DTYPES[name]
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
-                       backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(
+    storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None
+):
     """NumPy counterpart of ``torch._utils._rebuild_tensor_v2``: a strided view, copied."""
     size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
     if not size:
@@ -202,8 +203,11 @@ def _decode_storage(raw, storage_type, numel, byteorder):
 
 
 def _archive_prefix(archive, path):
-    roots = [n[: -len("/data.pkl")] for n in archive.namelist()
-             if n.endswith("/data.pkl") and n.count("/") == 1]
+    roots = [
+        n[: -len("/data.pkl")]
+        for n in archive.namelist()
+        if n.endswith("/data.pkl") and n.count("/") == 1
+    ]
     if len(roots) != 1:
         raise ValueError(
             f"{path} is not a TorchScript archive: expected one '<name>/data.pkl' entry, "
@@ -276,7 +280,7 @@ def read_code(path):
         prefix = _archive_prefix(archive, path)
         head = f"{prefix}/code/"
         return {
-            name[len(head):]: archive.read(name).decode("utf-8")
+            name[len(head) :]: archive.read(name).decode("utf-8")
             for name in archive.namelist()
             if name.startswith(head) and name.endswith(".py")
         }

@@ -92,8 +92,10 @@ def conditional_generator(
     )(y)
     x = layers.Concatenate(name="z_and_label")([z, e])
     x = layers.Dense(
-        start * start * filters, use_bias=False,
-        kernel_initializer=dcgan_kernel_init(seeds), name="project",
+        start * start * filters,
+        use_bias=False,
+        kernel_initializer=dcgan_kernel_init(seeds),
+        name="project",
     )(x)
     x = dcgan_batch_norm(seeds, name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
@@ -101,14 +103,24 @@ def conditional_generator(
     for i in range(1, n_up):
         filters //= 2
         x = layers.Conv2DTranspose(
-            filters, kernel_size, strides=2, padding="same", use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"up{i}",
+            filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"up{i}",
         )(x)
         x = dcgan_batch_norm(seeds, name=f"up{i}_bn")(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
     image = layers.Conv2DTranspose(
-        channels, kernel_size, strides=2, padding="same", activation="tanh",
-        kernel_initializer=dcgan_kernel_init(seeds), name="image",
+        channels,
+        kernel_size,
+        strides=2,
+        padding="same",
+        activation="tanh",
+        kernel_initializer=dcgan_kernel_init(seeds),
+        name="image",
     )(x)
     return keras.Model([z, y], image, name=name)
 
@@ -151,7 +163,8 @@ def conditional_discriminator(
     image = keras.Input(image_shape, name="image")
     y = keras.Input((), dtype="int32", name="labels")
     e = layers.Embedding(
-        num_classes, h * w,
+        num_classes,
+        h * w,
         embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0, seed=seeds()),
         name="label_embedding",
     )(y)
@@ -160,8 +173,13 @@ def conditional_discriminator(
     for i in range(depth):
         filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
         x = layers.Conv2D(
-            filters, kernel_size, strides=2, padding="same", use_bias=(i == 0),
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"conv{i + 1}",
+            filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=(i == 0),
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"conv{i + 1}",
         )(x)
         if i > 0:
             x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)

@@ -205,7 +205,5 @@ def conv_fc_discriminator(
         x = leaky_relu(name=f"fc{j + 1}_lrelu")(x)
         if dropout > 0:
             x = layers.Dropout(dropout, name=f"fc{j + 1}_dropout")(x)
-    logits = layers.Dense(
-        1, kernel_initializer=dcgan_kernel_init(seeds), name="logits"
-    )(x)
+    logits = layers.Dense(1, kernel_initializer=dcgan_kernel_init(seeds), name="logits")(x)
     return keras.Model(image, logits, name=name)

@@ -174,8 +174,7 @@ def discriminator_depth(image_shape, depth=None):
     depth = check_positive_int(DEFAULT_D_DEPTH[image_shape[0]] if depth is None else depth, "depth")
     if depth > max_depth:
         raise ValueError(
-            f"`depth` must be between 1 and {max_depth} for image_shape "
-            f"{image_shape}, got {depth}."
+            f"`depth` must be between 1 and {max_depth} for image_shape {image_shape}, got {depth}."
         )
     return depth
 
@@ -201,8 +200,13 @@ def discriminator_blocks(x, depth, base_filters, kernel_size, dropout, seeds, co
     """
     for i in range(depth):
         filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
-        kwargs = dict(strides=2, padding="same", use_bias=(i == 0),
-                      kernel_initializer=dcgan_kernel_init(seeds), name=f"conv{i + 1}")
+        kwargs = dict(
+            strides=2,
+            padding="same",
+            use_bias=(i == 0),
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"conv{i + 1}",
+        )
         if conv is None:
             x = layers.Conv2D(filters, kernel_size, **kwargs)(x)
         else:
@@ -263,7 +267,5 @@ def dcgan_discriminator(
     image = keras.Input(shape=image_shape, name="image")
     x = discriminator_blocks(image, depth, base_filters, kernel_size, dropout, seeds)
     x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(
-        1, kernel_initializer=dcgan_kernel_init(seeds), name="logits"
-    )(x)
+    logits = layers.Dense(1, kernel_initializer=dcgan_kernel_init(seeds), name="logits")(x)
     return keras.Model(image, logits, name=name)

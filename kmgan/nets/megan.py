@@ -47,8 +47,7 @@ def _stack(tensors, name):
     """Stacks same-shape tensors on a new axis 1 with stock layers."""
     shape = tuple(tensors[0].shape[1:])
     expanded = [
-        layers.Reshape((1,) + shape, name=f"{name}_expand{i}")(t)
-        for i, t in enumerate(tensors)
+        layers.Reshape((1,) + shape, name=f"{name}_expand{i}")(t) for i, t in enumerate(tensors)
     ]
     if len(expanded) == 1:
         return expanded[0]
@@ -115,14 +114,17 @@ def megan_experts(
     z = keras.Input((latent_dim,), name="z")
     if batched:
         images, features = _batched_experts(
-            z, n, start, n_up, channels, base_filters, kernel_size, implementation, seeds)
+            z, n, start, n_up, channels, base_filters, kernel_size, implementation, seeds
+        )
         return keras.Model(z, [images, features], name=name)
     images, features = [], []
     for e in range(n):
         filters = base_filters * 2 ** (n_up - 1)
         x = layers.Dense(
-            start * start * filters, use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"e{e}_project",
+            start * start * filters,
+            use_bias=False,
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"e{e}_project",
         )(z)
         x = dcgan_batch_norm(seeds, name=f"e{e}_project_bn")(x)
         x = layers.ReLU(name=f"e{e}_project_relu")(x)
@@ -131,33 +133,41 @@ def megan_experts(
         for i in range(1, n_up):
             filters //= 2
             x = layers.Conv2DTranspose(
-                filters, kernel_size, strides=2, padding="same", use_bias=False,
-                kernel_initializer=dcgan_kernel_init(seeds), name=f"e{e}_up{i}",
+                filters,
+                kernel_size,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                kernel_initializer=dcgan_kernel_init(seeds),
+                name=f"e{e}_up{i}",
             )(x)
             x = dcgan_batch_norm(seeds, name=f"e{e}_up{i}_bn")(x)
             x = layers.ReLU(name=f"e{e}_up{i}_relu")(x)
             if feature is None:
                 feature = x
         image = layers.Conv2DTranspose(
-            channels, kernel_size, strides=2, padding="same", activation="tanh",
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"e{e}_image",
+            channels,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation="tanh",
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"e{e}_image",
         )(x)
         if feature is None:  # no hidden transposed convolution: use the projection
             feature = x
         images.append(image)
         features.append(layers.Flatten(name=f"e{e}_feature")(feature))
-    return keras.Model(
-        z, [_stack(images, "images"), _stack(features, "features")], name=name
-    )
+    return keras.Model(z, [_stack(images, "images"), _stack(features, "features")], name=name)
 
 
-def _batched_experts(z, n, start, n_up, channels, base_filters, kernel_size,
-                     implementation, seeds):
+def _batched_experts(z, n, start, n_up, channels, base_filters, kernel_size, implementation, seeds):
     """The n experts of `megan_experts` with every layer holding all n."""
     filters = base_filters * 2 ** (n_up - 1)
     units = start * start * filters
-    x = GroupedDense(n, units, use_bias=False, kernel_initializer=dcgan_kernel_init(seeds),
-                     name="project")(z)  # (batch, n, units)
+    x = GroupedDense(
+        n, units, use_bias=False, kernel_initializer=dcgan_kernel_init(seeds), name="project"
+    )(z)  # (batch, n, units)
     x = layers.Reshape((n * units,), name="project_flat")(x)
     x = dcgan_batch_norm(seeds, name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
@@ -168,8 +178,14 @@ def _batched_experts(z, n, start, n_up, channels, base_filters, kernel_size,
     for i in range(1, n_up):
         filters //= 2
         x = GroupedConv2DTranspose(
-            n, filters, kernel_size, strides=2, padding="same", use_bias=False,
-            implementation=implementation, kernel_initializer=dcgan_kernel_init(seeds),
+            n,
+            filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            implementation=implementation,
+            kernel_initializer=dcgan_kernel_init(seeds),
             name=f"up{i}",
         )(x)
         x = dcgan_batch_norm(seeds, name=f"up{i}_bn")(x)
@@ -179,11 +195,17 @@ def _batched_experts(z, n, start, n_up, channels, base_filters, kernel_size,
     if feature is None:  # no hidden transposed convolution: use the projection
         feature = x
     x = GroupedConv2DTranspose(
-        n, channels, kernel_size, strides=2, padding="same", activation="tanh",
-        implementation=implementation, kernel_initializer=dcgan_kernel_init(seeds),
+        n,
+        channels,
+        kernel_size,
+        strides=2,
+        padding="same",
+        activation="tanh",
+        implementation=implementation,
+        kernel_initializer=dcgan_kernel_init(seeds),
         name="image",
     )(x)
-    size = start * 2 ** n_up
+    size = start * 2**n_up
     x = layers.Reshape((size, size, n, channels), name="image_groups")(x)
     images = layers.Permute((3, 1, 2, 4), name="images")(x)
     features = StackedFlatten(n, name="features")(feature)
@@ -225,9 +247,7 @@ def megan_mlp_experts(
     if feature_layer is None:
         feature_layer = min(2, len(hidden_units))
     if not 1 <= int(feature_layer) <= len(hidden_units):
-        raise ValueError(
-            f"feature_layer must be in [1, {len(hidden_units)}], got {feature_layer}."
-        )
+        raise ValueError(f"feature_layer must be in [1, {len(hidden_units)}], got {feature_layer}.")
     seeds = SeedStream(seed)
     glorot = keras.initializers.GlorotUniform
 
@@ -235,12 +255,21 @@ def megan_mlp_experts(
     x = z
     feature = None
     for i, units in enumerate(hidden_units):
-        x = GroupedDense(n, units, activation=activation,
-                         kernel_initializer=glorot(seed=seeds()), name=f"dense{i + 1}")(x)
+        x = GroupedDense(
+            n,
+            units,
+            activation=activation,
+            kernel_initializer=glorot(seed=seeds()),
+            name=f"dense{i + 1}",
+        )(x)
         if i + 1 == int(feature_layer):
             feature = x
-    out = GroupedDense(n, check_positive_int(output_dim, "output_dim"),
-                       kernel_initializer=glorot(seed=seeds()), name="sample")(x)
+    out = GroupedDense(
+        n,
+        check_positive_int(output_dim, "output_dim"),
+        kernel_initializer=glorot(seed=seeds()),
+        name="sample",
+    )(x)
     return keras.Model(z, [out, feature], name=name)
 
 
@@ -277,8 +306,13 @@ def megan_gate(
     glorot = keras.initializers.GlorotUniform
     z = keras.Input((check_positive_int(latent_dim, "latent_dim"),), name="z")
     f = keras.Input((n, check_positive_int(feature_dim, "feature_dim")), name="features")
-    h = GroupedDense(n, check_positive_int(encoding_dim, "encoding_dim"), activation="relu",
-                     kernel_initializer=glorot(seed=seeds()), name="encoders")(f)
+    h = GroupedDense(
+        n,
+        check_positive_int(encoding_dim, "encoding_dim"),
+        activation="relu",
+        kernel_initializer=glorot(seed=seeds()),
+        name="encoders",
+    )(f)
     h = layers.Flatten(name="encodings")(h)
     x = layers.Concatenate(name="merge")([z, h])
     for i, units in enumerate(hidden_units):

@@ -174,33 +174,60 @@ def multi_dcgan_generator(
     gen = keras.Input((k,), name="generator")
     if unshared == "first":
         x = MultiDense(
-            k, start * start * filters, use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds), name="project",
+            k,
+            start * start * filters,
+            use_bias=False,
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name="project",
         )([z, gen])
     else:
         x = layers.Dense(
-            start * start * filters, use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds), name="project",
+            start * start * filters,
+            use_bias=False,
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name="project",
         )(z)
     x = _batch_norm(seeds, batch_norm_center, "project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, filters), name="reshape")(x)
     if unshared_layers > 1:
-        return keras.Model([z, gen], _branched_heads(
-            x, gen, k, n_up - unshared_layers + 1, n_up, filters, channels, kernel_size,
-            batch_norm_center, seeds), name=name)
+        return keras.Model(
+            [z, gen],
+            _branched_heads(
+                x,
+                gen,
+                k,
+                n_up - unshared_layers + 1,
+                n_up,
+                filters,
+                channels,
+                kernel_size,
+                batch_norm_center,
+                seeds,
+            ),
+            name=name,
+        )
     for i in range(1, n_up):
         filters //= 2
         x = layers.Conv2DTranspose(
-            filters, kernel_size, strides=2, padding="same", use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"up{i}",
+            filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"up{i}",
         )(x)
         x = _batch_norm(seeds, batch_norm_center, f"up{i}_bn")(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
     out_channels = channels if unshared == "first" else k * channels
     x = layers.Conv2DTranspose(
-        out_channels, kernel_size, strides=2, padding="same",
-        kernel_initializer=dcgan_kernel_init(seeds), name="image_logits",
+        out_channels,
+        kernel_size,
+        strides=2,
+        padding="same",
+        kernel_initializer=dcgan_kernel_init(seeds),
+        name="image_logits",
     )(x)
     if unshared == "last":
         x = layers.Reshape((size, size, k, channels), name="heads")(x)
@@ -215,8 +242,13 @@ def _branched_heads(x, gen, k, first, n_up, filters, channels, kernel_size, cent
     for i in range(1, first):
         filters //= 2
         x = layers.Conv2DTranspose(
-            filters, kernel_size, strides=2, padding="same", use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"up{i}",
+            filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"up{i}",
         )(x)
         x = _batch_norm(seeds, center, f"up{i}_bn")(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
@@ -226,14 +258,23 @@ def _branched_heads(x, gen, k, first, n_up, filters, channels, kernel_size, cent
         for i in range(first, n_up):
             f //= 2
             h = layers.Conv2DTranspose(
-                f, kernel_size, strides=2, padding="same", use_bias=False,
-                kernel_initializer=dcgan_kernel_init(seeds), name=f"g{g}_up{i}",
+                f,
+                kernel_size,
+                strides=2,
+                padding="same",
+                use_bias=False,
+                kernel_initializer=dcgan_kernel_init(seeds),
+                name=f"g{g}_up{i}",
             )(h)
             h = _batch_norm(seeds, center, f"g{g}_up{i}_bn")(h)
             h = layers.ReLU(name=f"g{g}_up{i}_relu")(h)
         h = layers.Conv2DTranspose(
-            channels, kernel_size, strides=2, padding="same",
-            kernel_initializer=dcgan_kernel_init(seeds), name=f"g{g}_image_logits",
+            channels,
+            kernel_size,
+            strides=2,
+            padding="same",
+            kernel_initializer=dcgan_kernel_init(seeds),
+            name=f"g{g}_image_logits",
         )(h)
         images.append(layers.Reshape((1,) + tuple(h.shape[1:]), name=f"g{g}_expand")(h))
     stacked = layers.Concatenate(axis=1, name="heads")(images)
@@ -241,29 +282,57 @@ def _branched_heads(x, gen, k, first, n_up, filters, channels, kernel_size, cent
     return layers.Activation("tanh", name="image")(x)
 
 
-def mgan_generator(num_generators=10, latent_dim=100, image_shape=(32, 32, 3),
-                   base_filters=64, kernel_size=4, name="mgan_generator", seed=None):
+def mgan_generator(
+    num_generators=10,
+    latent_dim=100,
+    image_shape=(32, 32, 3),
+    base_filters=64,
+    kernel_size=4,
+    name="mgan_generator",
+    seed=None,
+):
     """MGAN's K DCGAN generators: K first layers, the rest shared, BN offset 0.
 
     See `multi_dcgan_generator` (unshared="first", batch_norm_center=False).
     """
     return multi_dcgan_generator(
-        num_generators, latent_dim, image_shape, base_filters, kernel_size,
-        unshared="first", batch_norm_center=False, name=name, seed=seed,
+        num_generators,
+        latent_dim,
+        image_shape,
+        base_filters,
+        kernel_size,
+        unshared="first",
+        batch_norm_center=False,
+        name=name,
+        seed=seed,
     )
 
 
-def madgan_generator(num_generators=3, latent_dim=100, image_shape=(28, 28, 1),
-                     base_filters=64, kernel_size=4, name="madgan_generator", seed=None,
-                     unshared_layers=1):
+def madgan_generator(
+    num_generators=3,
+    latent_dim=100,
+    image_shape=(28, 28, 1),
+    base_filters=64,
+    kernel_size=4,
+    name="madgan_generator",
+    seed=None,
+    unshared_layers=1,
+):
     """MAD-GAN's K DCGAN generators: shared early layers, K heads.
 
     See `multi_dcgan_generator` (unshared="last"); `unshared_layers` is how
     many of the last layers each generator owns (1: the output layer).
     """
     return multi_dcgan_generator(
-        num_generators, latent_dim, image_shape, base_filters, kernel_size,
-        unshared="last", batch_norm_center=True, name=name, seed=seed,
+        num_generators,
+        latent_dim,
+        image_shape,
+        base_filters,
+        kernel_size,
+        unshared="last",
+        batch_norm_center=True,
+        name=name,
+        seed=seed,
         unshared_layers=unshared_layers,
     )
 
@@ -316,8 +385,10 @@ def multi_mlp_generator(
 
     def dense(i, units, act, name):
         init = keras.initializers.GlorotUniform(seed=seeds())
-        multi = unshared == "all" or (unshared == "first" and i == 0) or (
-            unshared == "last" and i == n_layers - 1
+        multi = (
+            unshared == "all"
+            or (unshared == "first" and i == 0)
+            or (unshared == "last" and i == n_layers - 1)
         )
         if multi:
             return lambda x: MultiDense(
@@ -332,7 +403,9 @@ def multi_mlp_generator(
         x = dense(i, units, None if batch_norm else activation, f"dense{i + 1}")(x)
         if batch_norm:
             x = layers.BatchNormalization(
-                momentum=BN_MOMENTUM, epsilon=BN_EPSILON, center=batch_norm_center,
+                momentum=BN_MOMENTUM,
+                epsilon=BN_EPSILON,
+                center=batch_norm_center,
                 name=f"dense{i + 1}_bn",
             )(x)
             x = layers.Activation(activation, name=f"dense{i + 1}_act")(x)
@@ -340,20 +413,34 @@ def multi_mlp_generator(
     return keras.Model([z, gen], out, name=name)
 
 
-def mgan_mlp_generator(num_generators=4, latent_dim=128, output_dim=2,
-                       hidden_units=(128, 128), name="mgan_mlp_generator", seed=None):
+def mgan_mlp_generator(
+    num_generators=4,
+    latent_dim=128,
+    output_dim=2,
+    hidden_units=(128, 128),
+    name="mgan_mlp_generator",
+    seed=None,
+):
     """MGAN's toy generators (section 5.1): two hidden layers of 128 ReLU
     units, z of 128 dims, separate input-to-first-hidden weights, the rest
     shared."""
-    return multi_mlp_generator(num_generators, latent_dim, output_dim, hidden_units,
-                               unshared="first", name=name, seed=seed)
+    return multi_mlp_generator(
+        num_generators, latent_dim, output_dim, hidden_units, unshared="first", name=name, seed=seed
+    )
 
 
-def madgan_mlp_generator(num_generators=4, latent_dim=128, output_dim=2,
-                         hidden_units=(128, 128), name="madgan_mlp_generator", seed=None):
+def madgan_mlp_generator(
+    num_generators=4,
+    latent_dim=128,
+    output_dim=2,
+    hidden_units=(128, 128),
+    name="madgan_mlp_generator",
+    seed=None,
+):
     """MAD-GAN toy generators: shared hidden layers, K output layers."""
-    return multi_mlp_generator(num_generators, latent_dim, output_dim, hidden_units,
-                               unshared="last", name=name, seed=seed)
+    return multi_mlp_generator(
+        num_generators, latent_dim, output_dim, hidden_units, unshared="last", name=name, seed=seed
+    )
 
 
 # --------------------------------------------------------------------------
@@ -382,16 +469,24 @@ def _dcgan_trunk(image, base_filters, kernel_size, depth, seeds):
 def _mlp_trunk(x, hidden_units, seeds):
     for i, units in enumerate(hidden_units):
         x = layers.Dense(
-            units, kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+            units,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
             name=f"dense{i + 1}",
         )(x)
         x = leaky_relu(name=f"dense{i + 1}_lrelu")(x)
     return x
 
 
-def mgan_discriminator(num_generators=10, image_shape=(32, 32, 3), base_filters=64,
-                       kernel_size=4, depth=None, variant="general",
-                       name="mgan_discriminator", seed=None):
+def mgan_discriminator(
+    num_generators=10,
+    image_shape=(32, 32, 3),
+    base_filters=64,
+    kernel_size=4,
+    depth=None,
+    variant="general",
+    name="mgan_discriminator",
+    seed=None,
+):
     """MGAN's D and C: one DCGAN trunk, a D head (1 logit) and a C head.
 
     Returns:
@@ -404,15 +499,26 @@ def mgan_discriminator(num_generators=10, image_shape=(32, 32, 3), base_filters=
     depth = DEFAULT_D_DEPTH[image_shape[0]] if depth is None else check_positive_int(depth, "depth")
     seeds = SeedStream(seed)
     image = keras.Input(image_shape, name="image")
-    h = _dcgan_trunk(image, check_positive_int(base_filters, "base_filters"),
-                     check_positive_int(kernel_size, "kernel_size"), depth, seeds)
+    h = _dcgan_trunk(
+        image,
+        check_positive_int(base_filters, "base_filters"),
+        check_positive_int(kernel_size, "kernel_size"),
+        depth,
+        seeds,
+    )
     d = layers.Dense(1, kernel_initializer=dcgan_kernel_init(seeds), name="discriminator")(h)
     c = layers.Dense(m, kernel_initializer=dcgan_kernel_init(seeds), name="classifier")(h)
     return keras.Model(image, [d, c], name=name)
 
 
-def mgan_mlp_discriminator(num_generators=4, input_dim=2, hidden_units=(128,),
-                           variant="general", name="mgan_mlp_discriminator", seed=None):
+def mgan_mlp_discriminator(
+    num_generators=4,
+    input_dim=2,
+    hidden_units=(128,),
+    variant="general",
+    name="mgan_mlp_discriminator",
+    seed=None,
+):
     """MGAN's toy D and C (section 5.1: one hidden layer of 128 units),
     sharing the trunk; outputs `[d_logit, c_logits]`."""
     m = classifier_outputs(num_generators, variant)
@@ -425,22 +531,39 @@ def mgan_mlp_discriminator(num_generators=4, input_dim=2, hidden_units=(128,),
     return keras.Model(inp, [d, c], name=name)
 
 
-def madgan_discriminator(num_generators=3, image_shape=(28, 28, 1), base_filters=64,
-                         kernel_size=4, depth=None, name="madgan_discriminator", seed=None):
+def madgan_discriminator(
+    num_generators=3,
+    image_shape=(28, 28, 1),
+    base_filters=64,
+    kernel_size=4,
+    depth=None,
+    name="madgan_discriminator",
+    seed=None,
+):
     """MAD-GAN's D: a DCGAN trunk with K+1 logits (class K is "real")."""
     image_shape = check_image_shape(image_shape)
     k = check_positive_int(num_generators, "num_generators")
     depth = DEFAULT_D_DEPTH[image_shape[0]] if depth is None else check_positive_int(depth, "depth")
     seeds = SeedStream(seed)
     image = keras.Input(image_shape, name="image")
-    h = _dcgan_trunk(image, check_positive_int(base_filters, "base_filters"),
-                     check_positive_int(kernel_size, "kernel_size"), depth, seeds)
+    h = _dcgan_trunk(
+        image,
+        check_positive_int(base_filters, "base_filters"),
+        check_positive_int(kernel_size, "kernel_size"),
+        depth,
+        seeds,
+    )
     logits = layers.Dense(k + 1, kernel_initializer=dcgan_kernel_init(seeds), name="logits")(h)
     return keras.Model(image, logits, name=name)
 
 
-def madgan_mlp_discriminator(num_generators=4, input_dim=2, hidden_units=(128, 128),
-                             name="madgan_mlp_discriminator", seed=None):
+def madgan_mlp_discriminator(
+    num_generators=4,
+    input_dim=2,
+    hidden_units=(128, 128),
+    name="madgan_mlp_discriminator",
+    seed=None,
+):
     """MAD-GAN's D for toy data: an MLP with K+1 logits (class K is "real")."""
     k = check_positive_int(num_generators, "num_generators")
     seeds = SeedStream(seed)

@@ -142,8 +142,12 @@ def sngan_generator(
     x = cbn("out_cbn")([x, y])
     x = layers.ReLU(name="out_relu")(x)
     x = layers.Conv2D(
-        channels, 3, padding="same", activation="tanh",
-        kernel_initializer=_glorot(seeds), name="image",
+        channels,
+        3,
+        padding="same",
+        activation="tanh",
+        kernel_initializer=_glorot(seeds),
+        name="image",
     )(x)
     return keras.Model([z, y], x, name=name)
 
@@ -200,9 +204,7 @@ def sngan_discriminator(
         x = layers.Add(name=f"{p}_add")([shortcut, h])
     x = layers.ReLU(name="out_relu")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    logit = SpectralDense(
-        1, kernel_initializer=_glorot(seeds), sn_seed=seeds(), name="logit"
-    )(x)
+    logit = SpectralDense(1, kernel_initializer=_glorot(seeds), sn_seed=seeds(), name="logit")(x)
     return keras.Model(image, logit, name=name)
 
 

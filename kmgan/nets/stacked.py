@@ -72,8 +72,14 @@ __all__ = [
 
 #: Weightless element-wise layers a stacked model may hold as they are.
 _ELEMENTWISE = (
-    layers.LeakyReLU, layers.ReLU, layers.ELU, layers.Activation, layers.Dropout,
-    layers.GaussianNoise, layers.GaussianDropout, layers.Identity,
+    layers.LeakyReLU,
+    layers.ReLU,
+    layers.ELU,
+    layers.Activation,
+    layers.Dropout,
+    layers.GaussianNoise,
+    layers.GaussianDropout,
+    layers.Identity,
 )
 
 
@@ -127,8 +133,9 @@ def stacked_dcgan_discriminator(
     seeds = SeedStream(seed)
 
     def conv(i, filters, kernel_size, **kwargs):
-        return StackedConv2D(n, filters, kernel_size, shared_input=(i == 0),
-                             implementation=implementation, **kwargs)
+        return StackedConv2D(
+            n, filters, kernel_size, shared_input=(i == 0), implementation=implementation, **kwargs
+        )
 
     image = keras.Input(shape=image_shape, name="image")
     x = discriminator_blocks(image, depth, base_filters, kernel_size, dropout, seeds, conv=conv)
@@ -220,7 +227,8 @@ def _chain(model):
     previous = model.inputs[0]
     for layer in chain:
         nodes = [
-            node for node in getattr(layer, "_inbound_nodes", [])
+            node
+            for node in getattr(layer, "_inbound_nodes", [])
             if len(node.input_tensors) == 1 and node.input_tensors[0] is previous
         ]
         if not nodes or len(nodes[0].output_tensors) != 1:
@@ -275,13 +283,17 @@ def unstack_discriminator(model, index, name=None):
         if isinstance(layer, StackedConv2D):
             f = layer.filters
             plain = layers.Conv2D(
-                f, layer.kernel_size, strides=layer.strides, padding=layer.padding,
-                use_bias=layer.use_bias, activation=keras.activations.serialize(layer.activation),
+                f,
+                layer.kernel_size,
+                strides=layer.strides,
+                padding=layer.padding,
+                use_bias=layer.use_bias,
+                activation=keras.activations.serialize(layer.activation),
                 kernel_initializer=keras.initializers.serialize(layer.kernel_initializer),
                 bias_initializer=keras.initializers.serialize(layer.bias_initializer),
                 name=layer.name,
             )
-            weights = [w[..., index * f:(index + 1) * f] for w in layer.get_weights()]
+            weights = [w[..., index * f : (index + 1) * f] for w in layer.get_weights()]
             state = "channels"
         elif _channel_batch_norm(layer, state):
             plain = layers.BatchNormalization.from_config(layer.get_config())
@@ -292,7 +304,8 @@ def unstack_discriminator(model, index, name=None):
             state = "rows"
         elif isinstance(layer, StackedDense):
             plain = layers.Dense(
-                layer.units, activation=keras.activations.serialize(layer.activation),
+                layer.units,
+                activation=keras.activations.serialize(layer.activation),
                 use_bias=layer.use_bias,
                 kernel_initializer=keras.initializers.serialize(layer.kernel_initializer),
                 bias_initializer=keras.initializers.serialize(layer.bias_initializer),
@@ -333,7 +346,7 @@ def _channel_batch_norm(layer, state):
 
 def _block(weight, n, index):
     size = weight.shape[0] // n
-    return weight[index * size:(index + 1) * size]
+    return weight[index * size : (index + 1) * size]
 
 
 def stack_discriminators(models, implementation="auto", name="stacked_discriminator"):
@@ -384,13 +397,22 @@ def stack_discriminators(models, implementation="auto", name="stacked_discrimina
         weights = [layer.get_weights() for layer in group]
         plain_conv = isinstance(ref, layers.Conv2D) and type(ref) is layers.Conv2D
         if plain_conv and state in ("shared", "channels"):
-            if (ref.groups != 1 or tuple(ref.dilation_rate) != (1, 1)
-                    or ref.data_format != "channels_last"):
+            if (
+                ref.groups != 1
+                or tuple(ref.dilation_rate) != (1, 1)
+                or ref.data_format != "channels_last"
+            ):
                 raise _cannot("stack_discriminators", ref, state)
             stacked = StackedConv2D(
-                n, ref.filters, ref.kernel_size, strides=ref.strides, padding=ref.padding,
-                use_bias=ref.use_bias, activation=keras.activations.serialize(ref.activation),
-                shared_input=(state == "shared"), implementation=implementation,
+                n,
+                ref.filters,
+                ref.kernel_size,
+                strides=ref.strides,
+                padding=ref.padding,
+                use_bias=ref.use_bias,
+                activation=keras.activations.serialize(ref.activation),
+                shared_input=(state == "shared"),
+                implementation=implementation,
                 kernel_initializer=keras.initializers.serialize(ref.kernel_initializer),
                 bias_initializer=keras.initializers.serialize(ref.bias_initializer),
                 name=ref.name,
@@ -405,10 +427,13 @@ def stack_discriminators(models, implementation="auto", name="stacked_discrimina
             state = "rows"
         elif isinstance(ref, layers.Flatten) and state == "shared":
             stacked, new = layers.Flatten.from_config(ref.get_config()), None
-        elif (type(ref) is layers.Dense and state in ("shared", "rows")
-              and len(ref.input.shape) == 2):
+        elif (
+            type(ref) is layers.Dense and state in ("shared", "rows") and len(ref.input.shape) == 2
+        ):
             stacked = StackedDense(
-                n, ref.units, activation=keras.activations.serialize(ref.activation),
+                n,
+                ref.units,
+                activation=keras.activations.serialize(ref.activation),
                 use_bias=ref.use_bias,
                 kernel_initializer=keras.initializers.serialize(ref.kernel_initializer),
                 bias_initializer=keras.initializers.serialize(ref.bias_initializer),
@@ -435,8 +460,15 @@ def stack_discriminators(models, implementation="auto", name="stacked_discrimina
 
 def _architecture(layer):
     config = dict(layer.get_config())
-    for key in ("name", "kernel_initializer", "bias_initializer", "gamma_initializer",
-                "beta_initializer", "moving_mean_initializer", "moving_variance_initializer",
-                "seed"):
+    for key in (
+        "name",
+        "kernel_initializer",
+        "bias_initializer",
+        "gamma_initializer",
+        "beta_initializer",
+        "moving_mean_initializer",
+        "moving_variance_initializer",
+        "seed",
+    ):
         config.pop(key, None)
     return config
