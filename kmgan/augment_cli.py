@@ -23,9 +23,10 @@ so.
 """
 
 import argparse
-import json
 import os
 import sys
+
+from kmgan import io as kio
 
 GENERATIVE = ("cgan", "madgan")
 TRADITIONAL = ("geometric", "photometric", "noise", "all")
@@ -498,8 +499,9 @@ def run_args(args, log=print):
         resolve_inception(args.inception, log) if any(m in methods for m in GENERATIVE) else None
     )
     title = args.title or f"Generative data augmentation on {args.data}"
-    with open(os.path.join(args.out, "args.json"), "w") as f:
-        json.dump({k: v for k, v in vars(args).items() if k != "run"}, f, indent=1)
+    kio.atomic_write_json(
+        os.path.join(args.out, "args.json"), {k: v for k, v in vars(args).items() if k != "run"}
+    )
     rows = augment.run_sweep(
         real,
         test,

@@ -24,12 +24,13 @@ the domain classifier, trained once on ``--train-split`` and cached under
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
+
+from kmgan import io as kio
 
 FEATURES = ("inception2015", "domain")
 DEFAULT_CACHE_ROOT = os.path.join("~", ".cache", "kmgan")
@@ -387,10 +388,7 @@ def run_args(args):
     result = evaluate_file(args)
     print(format_table(result))
     if args.json:
-        parent = os.path.dirname(os.path.abspath(args.json))
-        os.makedirs(parent, exist_ok=True)
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        kio.atomic_write_json(args.json, result)
         print(f"wrote {args.json}")
     return result
 

@@ -12,8 +12,9 @@ games that take them. Writes `game.keras` (the whole game), `generator.keras`
 (its sampler), `samples/`, `log.csv` and `args.json` to `--out`.
 """
 
-import json
 import os
+
+from kmgan import io as kio
 
 #: CLI option -> the registry build option it sets (for the games that have it).
 _GAME_OPTIONS = {
@@ -268,8 +269,9 @@ def run(args):
         ],
     )
     game.save(os.path.join(args.out, "game.keras"))
-    with open(os.path.join(args.out, "args.json"), "w") as f:
-        json.dump({k: v for k, v in vars(args).items() if k != "run"}, f, indent=1)
+    kio.atomic_write_json(
+        os.path.join(args.out, "args.json"), {k: v for k, v in vars(args).items() if k != "run"}
+    )
     last = {k: round(v[-1], 4) for k, v in history.history.items()}
     print(f"trained {args.game} on {args.data}: {last}")
     print(f"wrote {args.out}/game.keras, generator.keras, samples/, log.csv")

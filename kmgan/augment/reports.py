@@ -1,12 +1,12 @@
 """Reports of the sweep: CSV, Markdown and JSON tables, the accuracy plot, sample grids."""
 
 import csv
-import json
 import math
 import os
 
 import numpy as np
 
+from kmgan import io as kio
 from kmgan.augment.mixing import as_fraction
 from kmgan.augment.mixing import round_half_up
 
@@ -127,14 +127,12 @@ def write_results(rows, out_dir, gen_metrics=None, filter_reports=None, title=No
                     }
                 )
     json_path = os.path.join(out_dir, "results.json")
-    with open(json_path, "w") as f:
-        json.dump(
-            _jsonable(
-                {"runs": rows, "generative_metrics": gen_metrics, "filter_reports": filter_reports}
-            ),
-            f,
-            indent=1,
-        )
+    kio.atomic_write_json(
+        json_path,
+        _jsonable(
+            {"runs": rows, "generative_metrics": gen_metrics, "filter_reports": filter_reports}
+        ),
+    )
     md_path = os.path.join(out_dir, "results.md")
     with open(md_path, "w") as f:
         f.write(_markdown(rows, gen_metrics, filter_reports, title, notes))
