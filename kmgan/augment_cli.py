@@ -22,10 +22,10 @@ too. When a game cannot be imported, its method is skipped and the output says
 so.
 """
 
-import argparse
 import os
 import sys
 
+from kmgan import cli_args
 from kmgan import io as kio
 
 GENERATIVE = ("cgan", "madgan")
@@ -33,6 +33,7 @@ TRADITIONAL = ("geometric", "photometric", "noise", "all")
 ALL_METHODS = ("none",) + TRADITIONAL + GENERATIVE
 DEFAULT_METHODS = ("none", "geometric", "photometric", "noise", "cgan", "madgan")
 _FLIP_BY_DATASET = {"mnist": False, "fashion_mnist": True, "cifar10": True}
+_GAME_CLASSES = {"cgan": "ConditionalGAN", "madgan": "MADGAN"}  # in the SKIPPED notes
 
 
 def add_arguments(parser):
@@ -123,44 +124,26 @@ def add_arguments(parser):
     parser.add_argument(
         "--metric-samples", type=int, default=1000, help="images per class for FID / IS / MS-SSIM"
     )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="CPU smoke run: 500 train / 200 test images, 1 epoch (classifier "
+    cli_args.add_run_flags(
+        parser,
+        "runs/gda",
+        quick_help="CPU smoke run: 500 train / 200 test images, 1 epoch (classifier "
         "batch 16), tiny nets, real fractions 1.0 0.1, ratios 0 1",
+        seed=None,
     )
-    parser.add_argument("--out", default="runs/gda")
     parser.add_argument("--title", default=None)
     return parser
 
 
 def add_parser(subparsers):
-    """Registers `augment` on the `kmgan` command's sub-parsers.
-
-    Args:
-        subparsers: the object returned by `parser.add_subparsers()`.
-
-    Returns:
-        The `augment` sub-parser.
-    """
-    parser = subparsers.add_parser(
-        "augment",
-        help="generative data augmentation: MAD-GAN / cGAN vs traditional",
-        description=__doc__.split("\n\n")[0],
-    )
-    add_arguments(parser)
-    parser.set_defaults(run=run_args)
-    return parser
+    """Registers `augment` on the `kmgan` command's sub-parsers; returns the sub-parser."""
+    summary = "generative data augmentation: MAD-GAN / cGAN vs traditional"
+    return cli_args.add_subcommand(subparsers, "augment", summary, __doc__, add_arguments, run_args)
 
 
 def build_parser():
     """The stand-alone `kmgan augment` parser."""
-    parser = argparse.ArgumentParser(
-        prog="kmgan augment",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return add_arguments(parser)
+    return cli_args.standalone_parser("kmgan augment", __doc__, add_arguments)
 
 
 def main(argv=None):
@@ -278,6 +261,26 @@ def _game_missing(name):
     return None
 
 
+def _gan_run(name, args, log, seed, epochs):
+    """`(seed, epochs)` of a GAN run, `--seeds[0]` / `--gan-epochs` where None;
+    None when the game `name` cannot be imported (logged)."""
+    missing = _game_missing(name)
+    if missing:
+        log(f"{name}: SKIPPED: kmgan's {_GAME_CLASSES[name]} is not available ({missing}).")
+        return None
+    seed = args.seeds[0] if seed is None else int(seed)
+    epochs = args.gan_epochs if epochs is None else int(epochs)
+    return seed, epochs
+
+
+def _fit(game, x, y, args, seed, epochs):
+    """Fits a GAN on `(x, y)` (`y` None: unlabelled) in `--gan-batch-size` batches."""
+    from kmgan import data
+
+    batch = min(args.gan_batch_size, len(x))
+    game.fit(data.from_arrays(x, y, batch_size=batch, seed=seed), epochs=epochs, verbose=2)
+
+
 def _build_game(name, shape, args, seed, **options):
     """The registry's game `name` at the `--gan-*` sizes, compiled with its
     paper optimizers (Adam(2e-4, beta_1=0.5) for cgan and madgan)."""
@@ -311,19 +314,14 @@ def train_cgan(real, num_classes, args, path, log=print, seed=None, epochs=None)
         The trained generator, or None when the ConditionalGAN game cannot be
         imported (the reason is logged).
     """
-    missing = _game_missing("cgan")
-    if missing:
-        log(f"cgan: SKIPPED: kmgan's ConditionalGAN is not available ({missing}).")
+    run = _gan_run("cgan", args, log, seed, epochs)
+    if run is None:
         return None
-    from kmgan import data
-
+    seed, epochs = run
     x, y = real
-    seed = args.seeds[0] if seed is None else int(seed)
-    epochs = args.gan_epochs if epochs is None else int(epochs)
     game = _build_game("cgan", tuple(x.shape[1:]), args, seed, num_classes=num_classes)
-    batch = min(args.gan_batch_size, len(x))
     log(f"cgan: training {epochs} epoch(s) on {len(x)} images")
-    game.fit(data.from_arrays(x, y, batch_size=batch, seed=seed), epochs=epochs, verbose=2)
+    _fit(game, x, y, args, seed, epochs)
     _save(game.generator, path, log, "cgan generator")
     return game.generator
 
@@ -345,20 +343,15 @@ def train_madgan(real, num_classes, args, path, log=print, seed=None, epochs=Non
     Returns:
         The sampler model, or None when the MADGAN game cannot be imported.
     """
-    missing = _game_missing("madgan")
-    if missing:
-        log(f"madgan: SKIPPED: kmgan's MADGAN is not available ({missing}).")
+    run = _gan_run("madgan", args, log, seed, epochs)
+    if run is None:
         return None
-    from kmgan import data
-
-    x, _ = real
-    seed = args.seeds[0] if seed is None else int(seed)
-    epochs = args.gan_epochs if epochs is None else int(epochs)
+    seed, epochs = run
     k = args.madgan_generators or num_classes
+    x = real[0]
     game = _build_game("madgan", tuple(x.shape[1:]), args, seed, num_generators=k)
-    batch = min(args.gan_batch_size, len(x))
     log(f"madgan: training K={k} generators, {epochs} epoch(s) on {len(x)} unlabelled images")
-    game.fit(data.from_arrays(x, None, batch_size=batch, seed=seed), epochs=epochs, verbose=2)
+    _fit(game, x, None, args, seed, epochs)
     sampler = game.export_sampler()
     _save(sampler, path, log, "madgan sampler")
     return sampler

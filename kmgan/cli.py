@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 
+from kmgan import cli_args
+
 
 def _sample(args):
     from kmgan import callbacks
@@ -33,42 +35,31 @@ def _sample(args):
     print(f"wrote {len(samples)} samples to {args.out}")
 
 
-def _battle(args):
+def _split_images(args, split, max_examples):
+    """All images of `split` of `--data` as one array (labels dropped)."""
     import numpy as np
 
-    import kmgan
     from kmgan import data
 
-    games = [kmgan.saving.load_model(p) for p in (args.game_1, args.game_2)]
-    image_size = (args.image_size, args.image_size) if args.image_size else None
-    x_test = np.concatenate(
-        [
-            x
-            for x, _ in data.load(
-                args.data,
-                split=args.split,
-                batch_size=args.batch_size,
-                shuffle=False,
-                image_size=image_size,
-                max_examples=args.max_examples,
-            ).as_numpy_iterator()
-        ]
+    dataset = data.load(
+        args.data,
+        split=split,
+        batch_size=args.batch_size,
+        shuffle=False,
+        image_size=cli_args.image_size(args),
+        max_examples=max_examples,
     )
+    return np.concatenate([x for x, _ in dataset.as_numpy_iterator()])
+
+
+def _battle(args):
+    import kmgan
+
+    games = [kmgan.saving.load_model(p) for p in (args.game_1, args.game_2)]
+    x_test = _split_images(args, args.split, args.max_examples)
     x_train = None
     if args.train_split:
-        x_train = np.concatenate(
-            [
-                x
-                for x, _ in data.load(
-                    args.data,
-                    split=args.train_split,
-                    batch_size=args.batch_size,
-                    shuffle=False,
-                    image_size=image_size,
-                    max_examples=len(x_test),
-                ).as_numpy_iterator()
-            ]
-        )
+        x_train = _split_images(args, args.train_split, len(x_test))
     result = kmgan.metrics.battle(
         games[0], games[1], x_test, x_train=x_train, tolerance=args.tolerance, seed=args.seed
     )
@@ -113,8 +104,7 @@ def build_parser():
     battle.add_argument("--data", required=True)
     battle.add_argument("--split", default="test")
     battle.add_argument("--train-split", default=None, help="also score the table's diagonal")
-    battle.add_argument("--image-size", type=int, default=None)
-    battle.add_argument("--max-examples", type=int, default=None)
+    cli_args.add_size_flags(battle)
     battle.add_argument("--batch-size", type=int, default=100)
     battle.add_argument("--tolerance", type=float, default=0.25)
     battle.add_argument("--seed", type=int, default=0)

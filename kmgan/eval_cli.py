@@ -23,13 +23,13 @@ the domain classifier, trained once on ``--train-split`` and cached under
 ``~/.cache/kmgan/domain``.
 """
 
-import argparse
 import os
 import sys
 import time
 
 import numpy as np
 
+from kmgan import cli_args
 from kmgan import io as kio
 
 FEATURES = ("inception2015", "domain")
@@ -112,23 +112,11 @@ def add_arguments(parser):
 
 
 def add_parser(subparsers):
-    """Registers `eval` on the `kmgan` command's sub-parsers.
-
-    Args:
-        subparsers: the object returned by `parser.add_subparsers()`.
-
-    Returns:
-        The `eval` sub-parser.
-    """
-    parser = subparsers.add_parser(
-        "eval",
-        help="FID / KID / precision-recall / density-coverage / classes of a generator",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    """Registers `eval` on the `kmgan` command's sub-parsers; returns the sub-parser."""
+    summary = "FID / KID / precision-recall / density-coverage / classes of a generator"
+    return cli_args.add_subcommand(
+        subparsers, "eval", summary, __doc__, add_arguments, run_args, full_doc=True
     )
-    add_arguments(parser)
-    parser.set_defaults(run=run_args)
-    return parser
 
 
 def _check_args(args, metrics):
@@ -160,6 +148,12 @@ def _check_args(args, metrics):
 def _image_shape(model):
     shape = tuple(int(v) for v in model.outputs[0].shape[1:])
     return shape + (1,) if len(shape) == 2 else shape
+
+
+#: The flags `evaluate_file` reports under "settings", in that order.
+_SETTINGS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "min_count", "fid_method", "seed")
+#: Those of them that are options of `kmgan.metrics.scores.feature_scores`.
+_SCORE_OPTIONS = ("kid_subsets", "kid_subset_size", "pr_k", "dc_k", "seed", "fid_method")
 
 
 def evaluate_file(args):
@@ -275,6 +269,8 @@ def evaluate_file(args):
     results = feats.extract(
         sample_fn, extractors, num_samples=args.num, batch_size=args.batch_size, progress=progress
     )
+    settings = {name: getattr(args, name) for name in _SETTINGS}
+    settings["generator_index"] = args.generator_index if kind == "multi" else None
     scores = {}
     if feature_metrics:
         scores.update(
@@ -282,12 +278,7 @@ def evaluate_file(args):
                 results[0][0],
                 real_feats,
                 feature_metrics,
-                kid_subsets=args.kid_subsets,
-                kid_subset_size=args.kid_subset_size,
-                pr_k=args.pr_k,
-                dc_k=args.dc_k,
-                seed=args.seed,
-                fid_method=args.fid_method,
+                **{name: settings[name] for name in _SCORE_OPTIONS},
             )
         )
     if classifier is not None:
@@ -309,16 +300,7 @@ def evaluate_file(args):
         "features": getattr(extractor, "name", None),
         "features_key": feats.extractor_tag(extractor) if extractor is not None else None,
         "comparable_to_papers": bool(getattr(extractor, "comparable_to_papers", False)),
-        "settings": {
-            "kid_subsets": args.kid_subsets,
-            "kid_subset_size": args.kid_subset_size,
-            "pr_k": args.pr_k,
-            "dc_k": args.dc_k,
-            "min_count": args.min_count,
-            "fid_method": args.fid_method,
-            "seed": args.seed,
-            "generator_index": args.generator_index if kind == "multi" else None,
-        },
+        "settings": settings,
         "seconds": round(time.time() - start, 1),
     }
     if classifier is not None:
@@ -395,12 +377,7 @@ def run_args(args):
 
 def build_parser():
     """The stand-alone `kmgan eval` parser."""
-    parser = argparse.ArgumentParser(
-        prog="kmgan eval",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return add_arguments(parser)
+    return cli_args.standalone_parser("kmgan eval", __doc__, add_arguments)
 
 
 def main(argv=None):

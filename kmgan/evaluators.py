@@ -28,6 +28,8 @@ import keras
 from keras import layers
 from keras import ops
 
+from kmgan import pretrained
+
 #: Where Keras publishes the MobileNetV2 ImageNet weights.
 MOBILENET_V2_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
@@ -58,20 +60,14 @@ def mobilenet_v2_weights_file(alpha=1.0, input_size=224):
 
 def _fetch_mobilenet_v2_weights(alpha, input_size):
     fname = mobilenet_v2_weights_file(alpha, input_size)
-    url = MOBILENET_V2_WEIGHTS_URL + fname
-    try:
-        return keras.utils.get_file(fname, url, cache_subdir="models")
-    except Exception as err:  # no network, URL failure, corrupted download
-        raise PretrainedWeightsError(
-            "Could not obtain the ImageNet MobileNetV2 weights for the "
-            f"evaluator ({type(err).__name__}: {err}).\n"
-            f"Fetch the file {fname} on a machine with network access from\n"
-            f"  {url}\n"
-            "and either put it in ~/.keras/models/ or pass its path: "
-            f'kmgan.evaluators.mobilenet_v2(weights="/path/to/{fname}", '
-            f"alpha={alpha}, input_size={input_size}). kmgan never falls back "
-            "to random weights when pretrained ones were asked for."
-        ) from err
+    return pretrained.fetch_keras_weights(
+        fname,
+        MOBILENET_V2_WEIGHTS_URL + fname,
+        "ImageNet MobileNetV2 weights for the evaluator",
+        f'kmgan.evaluators.mobilenet_v2(weights="/path/to/{fname}", '
+        f"alpha={alpha}, input_size={input_size})",
+        error=PretrainedWeightsError,
+    )
 
 
 def frozen(model):

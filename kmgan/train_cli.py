@@ -14,6 +14,7 @@ games that take them. Writes `game.keras` (the whole game), `generator.keras`
 
 import os
 
+from kmgan import cli_args
 from kmgan import io as kio
 
 #: CLI option -> the registry build option it sets (for the games that have it).
@@ -30,55 +31,57 @@ _GAME_OPTIONS = {
 
 
 def add_parser(subparsers):
-    """Registers `train` on the `kmgan` command's sub-parsers.
+    """Registers `train` on the `kmgan` command's sub-parsers; returns the sub-parser."""
+    from kmgan.games import registry
+
+    summary = f"train a game ({', '.join(registry.names())})"
+    return cli_args.add_subcommand(subparsers, "train", summary, __doc__, add_arguments, run)
+
+
+def add_arguments(parser):
+    """Adds the `kmgan train` options to an argparse parser.
 
     Args:
-        subparsers: the object returned by `parser.add_subparsers()`.
+        parser: an `argparse.ArgumentParser` (or a sub-command parser).
 
     Returns:
-        The `train` sub-parser.
+        The parser.
     """
     from kmgan.games import registry
 
-    train = subparsers.add_parser(
-        "train",
-        help=f"train a game ({', '.join(registry.names())})",
-        description=__doc__.split("\n\n")[0],
-    )
-    train.add_argument("--game", default="gman", choices=list(registry.names()))
-    train.add_argument("--data", required=True, help="tfds name, local file/folder, ring or grid")
-    train.add_argument("--split", default="train")
-    train.add_argument("--image-size", type=int, default=None)
-    train.add_argument("--max-examples", type=int, default=None)
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument(
+    parser.add_argument("--game", default="gman", choices=list(registry.names()))
+    parser.add_argument("--data", required=True, help="tfds name, local file/folder, ring or grid")
+    parser.add_argument("--split", default="train")
+    cli_args.add_size_flags(parser)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
         "--latent-dim",
         type=int,
         default=None,
         help="size of z (default: the game's, 100; 128 for controlgan/scoregan)",
     )
-    train.add_argument("--discriminators", type=int, default=None, help="N of gman/dcgman (5)")
-    train.add_argument("--aggregator", default=None, choices=["mean", "max", "soft", "auto"])
-    train.add_argument(
+    parser.add_argument("--discriminators", type=int, default=None, help="N of gman/dcgman (5)")
+    parser.add_argument("--aggregator", default=None, choices=["mean", "max", "soft", "auto"])
+    parser.add_argument(
         "--varied", action="store_true", help="discriminators of differing architecture"
     )
-    train.add_argument(
+    parser.add_argument(
         "--stacked",
         action="store_true",
         help="the N identical discriminators stacked in one model (dcgman or 2-D "
         "data): one graph for all N, faster to compile",
     )
-    train.add_argument(
+    parser.add_argument(
         "--generators", type=int, default=None, help="K of mgan/madgan/megan (default: the game's)"
     )
-    train.add_argument(
+    parser.add_argument(
         "--num-classes",
         type=int,
         default=None,
         help="classes of cgan/controlgan/scoregan (default: read from the labels)",
     )
-    train.add_argument(
+    parser.add_argument(
         "--evaluator",
         default=None,
         help="frozen evaluator guiding the generator (required by scoregan; any "
@@ -86,37 +89,33 @@ def add_parser(subparsers):
         "once), a MobileNetV2 weights .h5 file, a frozen classifier .keras "
         "file, or 'none'",
     )
-    train.add_argument("--loss", default=None, help="adversarial loss (default: the game's)")
-    train.add_argument(
+    parser.add_argument("--loss", default=None, help="adversarial loss (default: the game's)")
+    parser.add_argument(
         "--d-steps",
         type=int,
         default=None,
         help="discriminator steps per generator step (default: the game's; "
         "5 for controlgan/scoregan)",
     )
-    train.add_argument("--label-smoothing", type=float, default=None)
-    train.add_argument(
+    parser.add_argument("--label-smoothing", type=float, default=None)
+    parser.add_argument(
         "--base-filters",
         type=int,
         default=None,
         help="width of the convolutional nets (default: the game's)",
     )
-    train.add_argument(
+    parser.add_argument(
         "--lr",
         type=float,
         default=None,
         help="Adam learning rate for every player (default: the game's paper optimizers)",
     )
-    train.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 with --lr")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--quick",
-        action="store_true",
-        help="smoke run: the game's smallest nets (8 filters), 1 epoch, 1024 examples",
+    parser.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 with --lr")
+    return cli_args.add_run_flags(
+        parser,
+        "runs/train",
+        quick_help="smoke run: the game's smallest nets (8 filters), 1 epoch, 1024 examples",
     )
-    train.add_argument("--out", default="runs/train")
-    train.set_defaults(run=run)
-    return train
 
 
 def build_options(args, spec, data_shape, num_classes=None, log=print):
@@ -230,14 +229,13 @@ def run(args):
     from kmgan.games import registry
 
     spec = registry.get(args.game)
-    image_size = (args.image_size, args.image_size) if args.image_size else None
     max_examples = args.max_examples or (1024 if args.quick else None)
     dataset = data.load(
         args.data,
         split=args.split,
         batch_size=args.batch_size,
         seed=args.seed,
-        image_size=image_size,
+        image_size=cli_args.image_size(args),
         max_examples=max_examples,
     )
     data_shape = tuple(dataset.element_spec[0].shape[1:])

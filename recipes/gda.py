@@ -40,6 +40,7 @@ import time
 import numpy as np
 
 from kmgan import augment_cli
+from kmgan import cli_args
 from kmgan.io import atomic_write_text
 
 LOCAL_MNIST = os.path.join(
@@ -180,12 +181,12 @@ def main(argv=None):
         default="auto",
         help="auto | imagenet | none | random | weights path (see kmgan augment)",
     )
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="local MNIST subset, a few hundred images, 1 epoch, tiny GANs",
+    cli_args.add_run_flags(
+        parser,
+        "runs/gda",
+        quick_help="local MNIST subset, a few hundred images, 1 epoch, tiny GANs",
+        seed=None,
     )
-    parser.add_argument("--out", default="runs/gda")
     args = parser.parse_args(argv)
 
     datasets = args.datasets

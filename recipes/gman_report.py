@@ -20,6 +20,7 @@ import numpy as np
 
 import kmgan
 from kmgan import callbacks
+from kmgan import cli_args
 from kmgan.games import registry
 
 LOCAL_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_5k.npz")
@@ -100,14 +101,10 @@ def main(argv=None):
     parser.add_argument("--base-filters", type=int, default=64)
     parser.add_argument("--max-examples", type=int, default=None)
     parser.add_argument("--test-examples", type=int, default=10000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help="local MNIST subset, small nets, 2 epochs (CPU, minutes)",
-    )
     parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--out", default="runs/gman_report")
+    cli_args.add_run_flags(
+        parser, "runs/gman_report", "local MNIST subset, small nets, 2 epochs (CPU, minutes)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.dataset = [os.path.abspath(LOCAL_MNIST)]

@@ -19,9 +19,9 @@ MAD-GAN-Sim's competing term (margin `--margin`). Meant for a GPU:
 fashion_mnist on the local 5,000-digit MNIST subset
 (../shared/data/mnist_5k.npz next to the repository; for fashion_mnist it
 says that it substitutes MNIST), for cifar10 on a local file when `--data`
-is a path, else on a tiny random CIFAR-shaped set (it says so). Every run
-writes `experts.png` (one row per generator, the same z in every row) and
-the exported sampler `sampler.keras` (load it after `import kmgan`).
+is a path, else on a tiny random CIFAR-shaped set (it says so). The outputs
+(`experts.png`, `sampler.keras`) are those of every multi-generator image
+recipe (`recipes/multi_images.py`).
 """
 
 import keras
@@ -36,12 +36,12 @@ else:  # run as `python recipes/<name>.py`: the script's folder is on the path
 
 def parse(argv=None):
     p = multi_images.parser(
-        __doc__.splitlines()[0],
-        "mnist",
-        "mnist, fashion_mnist, cifar10 or a local path",
+        __doc__,
         epochs=30,
         num_generators=3,
         out="runs/madgan_images",
+        data="mnist",
+        data_help="mnist, fashion_mnist, cifar10 or a local path",
     )
     p.add_argument("--loss", default="non_saturating", help="G's objective: or minimax")
     p.add_argument(
@@ -61,9 +61,8 @@ def parse(argv=None):
     return multi_images.parse_args(p, argv)
 
 
-def main(argv=None):
-    args = parse(argv)
-    data, image_shape = multi_images.start(args, digits_fallback=True)
+def build_game(args, image_shape):
+    """The compiled MAD-GAN of the parsed arguments."""
     k = args.num_generators
     if args.independent:  # distinct seeds: equal seeds would build K identical generators
         g = [
@@ -89,12 +88,13 @@ def main(argv=None):
     game = kmgan.MADGAN(
         g, d, loss=args.loss, similarity=args.similarity, margin=args.margin, seed=args.seed
     )
-    game.compile(
-        d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
-    )
+    multi_images.compile_adam(game, args.lr)
     print(f"MAD-GAN, K = {k}, images {image_shape}, backend {keras.backend.backend()}", flush=True)
-    return multi_images.train_and_export(game, data, args)
+    return game
+
+
+def main(argv=None):
+    return multi_images.run(parse, build_game, argv, digits_fallback=True)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,10 @@ LSUN, with 5 D steps); Adam 2e-4, beta_1 = 0.5. Meant for a GPU:
     python recipes/megan_cifar10.py --epochs 20 --out runs/megan_cifar10
     python recipes/megan_cifar10.py --data path/to/cifar-10-python.tar.gz
 
-`--data` (a tfds name, `cifar10` by default, or a local path) and
-`--quick` (one short epoch of tiny nets on the CPU) work as in every
-multi-generator image recipe (`recipes/multi_images.py`). Every run writes
-`experts.png` (one row per expert, the same z in every row) and the
-exported sampler `sampler.keras` (load it after `import kmgan`; its
-mixture draws the expert with the gate).
+`--data` (`cifar10` by default), `--quick` and the outputs are those of
+every multi-generator image recipe (`recipes/multi_images.py`): `experts.png`
+has one row per expert, and the exported sampler's mixture draws the expert
+with the gate.
 """
 
 import keras
@@ -31,14 +29,7 @@ else:  # run as `python recipes/<name>.py`: the script's folder is on the path
 
 
 def parse(argv=None):
-    p = multi_images.parser(
-        __doc__.splitlines()[0],
-        "cifar10",
-        "tfds name or local path",
-        epochs=20,
-        num_generators=10,
-        out="runs/megan_cifar10",
-    )
+    p = multi_images.parser(__doc__, epochs=20, num_generators=10, out="runs/megan_cifar10")
     p.add_argument("--lam", type=float, default=100.0, help="load-balancing weight")
     p.add_argument("--loss", default="non_saturating", help="or wasserstein (WGAN-GP)")
     p.add_argument("--encoding-dim", type=int, default=100, help="the gate's m")
@@ -50,9 +41,8 @@ def parse(argv=None):
     return args
 
 
-def main(argv=None):
-    args = parse(argv)
-    data, image_shape = multi_images.start(args)
+def build_game(args, image_shape):
+    """The compiled MEGAN of the parsed arguments."""
     k = args.num_generators
     experts = kmgan.nets.megan_experts(
         k, args.latent_dim, image_shape, args.base_filters, seed=args.seed
@@ -77,17 +67,17 @@ def main(argv=None):
         d_steps=5 if wgan else 1,
         seed=args.seed,
     )
-    beta_2 = 0.9 if wgan else 0.999
-    game.compile(
-        d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5, beta_2=beta_2),
-        g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5, beta_2=beta_2),
-    )
+    multi_images.compile_adam(game, args.lr, beta_2=0.9 if wgan else 0.999)
     print(
         f"MEGAN, n = {k}, f_i of {feature_dim}, images {image_shape}, "
         f"backend {keras.backend.backend()}",
         flush=True,
     )
-    return multi_images.train_and_export(game, data, args)
+    return game
+
+
+def main(argv=None):
+    return multi_images.run(parse, build_game, argv)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,9 @@ generator, D/C loss L_D + L_C). Meant for a GPU:
     python recipes/mgan_cifar10.py --epochs 100 --out runs/mgan_cifar10
     python recipes/mgan_cifar10.py --data path/to/cifar-10-python.tar.gz
 
-`--data` (a tfds name, `cifar10` by default, or a local path) and
-`--quick` (one short epoch of tiny nets on the CPU) work as in every
-multi-generator image recipe (`recipes/multi_images.py`). Every run writes
-`experts.png` (one row per generator, the same z in every row) and the
-exported sampler `sampler.keras` (load it after `import kmgan`).
+`--data` (`cifar10` by default), `--quick` and the outputs (`experts.png`,
+`sampler.keras`) are those of every multi-generator image recipe
+(`recipes/multi_images.py`).
 """
 
 import keras
@@ -29,14 +27,7 @@ else:  # run as `python recipes/<name>.py`: the script's folder is on the path
 
 
 def parse(argv=None):
-    p = multi_images.parser(
-        __doc__.splitlines()[0],
-        "cifar10",
-        "tfds name or local path",
-        epochs=100,
-        num_generators=10,
-        out="runs/mgan_cifar10",
-    )
+    p = multi_images.parser(__doc__, epochs=100, num_generators=10, out="runs/mgan_cifar10")
     p.add_argument("--beta", type=float, default=0.1)
     p.add_argument(
         "--authors-code",
@@ -46,9 +37,8 @@ def parse(argv=None):
     return multi_images.parse_args(p, argv)
 
 
-def main(argv=None):
-    args = parse(argv)
-    data, image_shape = multi_images.start(args)
+def build_game(args, image_shape):
+    """The compiled MGAN of the parsed arguments."""
     k = args.num_generators
     g = kmgan.nets.mgan_generator(
         k, args.latent_dim, image_shape, args.base_filters, seed=args.seed
@@ -60,12 +50,13 @@ def main(argv=None):
         else {}
     )
     game = kmgan.MGAN(g, d, beta=args.beta, seed=args.seed, **extra)
-    game.compile(
-        d_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
-        g_optimizer=keras.optimizers.Adam(args.lr, beta_1=0.5),
-    )
+    multi_images.compile_adam(game, args.lr)
     print(f"MGAN, K = {k}, images {image_shape}, backend {keras.backend.backend()}", flush=True)
-    return multi_images.train_and_export(game, data, args)
+    return game
+
+
+def main(argv=None):
+    return multi_images.run(parse, build_game, argv)
 
 
 if __name__ == "__main__":

@@ -173,6 +173,18 @@ class Spec:
             shape, latent_dim=self.latent, seed=0 if seed is None else seed, **options
         )
 
+    def _matched_width(self, game, side, bases, targets):
+        """Width of `game`'s `side` (0: G, 1: D) whose parameters come closest
+        to `targets[side]`, the other side at its base width."""
+        if (game, side) in (("gman", 0), ("megan", 1)):
+            return bases[side]  # GMAN's generator, MEGAN's discriminator: the GAN's own
+
+        def params(w):
+            widths = (w, bases[1]) if side == 0 else (bases[0], w)
+            return side_params(self.build_game(game, *widths))[side]
+
+        return closest_width(params, targets[side], high=4 * bases[side])
+
     def sizes(self, game):
         """(generator width, discriminator width, G params, D params)."""
         if game not in self.widths:
@@ -181,25 +193,9 @@ class Spec:
             if game == "gan":
                 wg, wd = base_g, base_d
             else:
-                tg, td = side_params(self.build_game("gan", base_g, base_d))
-                wg = (
-                    base_g
-                    if game == "gman"
-                    else closest_width(
-                        lambda w: side_params(self.build_game(game, w, base_d))[0],
-                        tg,
-                        high=4 * base_g,
-                    )
-                )
-                wd = (
-                    base_d
-                    if game == "megan"
-                    else closest_width(
-                        lambda w: side_params(self.build_game(game, base_g, w))[1],
-                        td,
-                        high=4 * base_d,
-                    )
-                )
+                bases = (base_g, base_d)
+                targets = side_params(self.build_game("gan", *bases))
+                wg, wd = (self._matched_width(game, side, bases, targets) for side in (0, 1))
             self.widths[game] = (wg, wd) + side_params(self.build_game(game, wg, wd))
         return self.widths[game]
 

@@ -8,7 +8,9 @@ one row per generator.
 archive, a Keras-style .npz, MNIST idx files). `--quick` runs one short
 epoch with tiny nets on the CPU: on the local data when `--data` is a path,
 else on a tiny random CIFAR-shaped set (it says so; the point is the
-pipeline, not the pictures).
+pipeline, not the pictures). Every run writes `experts.png` (one row per
+generator, the same z in every row) and the exported sampler `sampler.keras`
+(load it after `import kmgan`).
 """
 
 import argparse
@@ -19,28 +21,28 @@ import keras
 import numpy as np
 
 import kmgan
+from kmgan import cli_args
 from kmgan.callbacks import save_image_grid
 from kmgan.samplers import expert_grid
 
 LOCAL_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_5k.npz")
 
 
-def parser(description, data, data_help, epochs, num_generators, out):
+def parser(doc, epochs, num_generators, out, data="cifar10", data_help="tfds name or local path"):
     """The options every multi-generator image recipe takes.
 
     Args:
-        description: the recipe's one-line description.
-        data, epochs, num_generators, out: the recipe's defaults of `--data`,
-            `--epochs`, `--num-generators` and `--out`.
+        doc: the recipe's docstring; its first line is the description.
+        epochs, num_generators, out, data: the recipe's defaults of
+            `--epochs`, `--num-generators`, `--out` and `--data`.
         data_help: help text of `--data`.
 
     Returns:
         An `argparse.ArgumentParser`; the recipe adds its game's own options
         and parses with `parse_args`.
     """
-    p = argparse.ArgumentParser(description=description)
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--data", default=data, help=data_help)
-    p.add_argument("--quick", action="store_true", help="1 short epoch, tiny nets, CPU")
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-examples", type=int, default=None)
@@ -49,9 +51,7 @@ def parser(description, data, data_help, epochs, num_generators, out):
     p.add_argument("--latent-dim", type=int, default=100)
     p.add_argument("--base-filters", type=int, default=64)
     p.add_argument("--grid-columns", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=out)
-    return p
+    return cli_args.add_run_flags(p, out, "1 short epoch, tiny nets, CPU")
 
 
 def parse_args(p, argv=None):
@@ -108,6 +108,31 @@ def start(args, digits_fallback=False):
     keras.utils.set_random_seed(args.seed)
     data = dataset(args, digits_fallback)
     return data, tuple(int(d) for d in data.element_spec.shape[1:])
+
+
+def run(parse, build_game, argv=None, digits_fallback=False):
+    """A recipe's `main`: parse, load the data, build the game, train and export it.
+
+    Args:
+        parse: `parse(argv)` returns the recipe's parsed arguments.
+        build_game: `build_game(args, image_shape)` returns the compiled game.
+        argv: the command line (None: `sys.argv[1:]`).
+        digits_fallback: see `quick_arrays`.
+
+    Returns:
+        The dict of `train_and_export`.
+    """
+    args = parse(argv)
+    data, image_shape = start(args, digits_fallback)
+    return train_and_export(build_game(args, image_shape), data, args)
+
+
+def compile_adam(game, lr, beta_2=0.999):
+    """Compiles a game with the papers' Adam(`lr`, beta_1=0.5) for D and for G."""
+    game.compile(
+        d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5, beta_2=beta_2),
+    )
 
 
 def train_and_export(game, data, args):

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 import kmgan
+from kmgan import cli_args
 from kmgan import evaluators
 from kmgan.callbacks import save_image_grid
 from kmgan.metrics import inception
@@ -65,9 +66,7 @@ def main(argv=None):
     parser.add_argument("--inception-weights", default="imagenet")
     parser.add_argument("--eval-samples", type=int, default=50_000)
     parser.add_argument("--games", default="controlgan,scoregan")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default="runs/scoregan")
+    cli_args.add_run_flags(parser, "runs/scoregan")
     args = parser.parse_args(argv)
     image_size = None
     if args.quick:

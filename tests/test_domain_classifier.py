@@ -11,6 +11,7 @@ from kmgan import metrics
 from kmgan.metrics import domain
 from kmgan.metrics import stacked_mnist
 from tests.conftest import SHARED_DATA
+from tests.metric_helpers import shared_file
 
 MNIST_5K = SHARED_DATA / "mnist_5k.npz"
 FAST = {"max_examples": 512, "epochs": 1}  # 4 steps: the cache and the API, not accuracy
@@ -18,9 +19,7 @@ FAST = {"max_examples": 512, "epochs": 1}  # 4 steps: the cache and the API, not
 
 @pytest.fixture(scope="module")
 def digits():
-    if not MNIST_5K.exists():
-        pytest.skip(f"{MNIST_5K} is absent (set KMGAN_SHARED_DATA to its folder)")
-    with np.load(MNIST_5K) as f:
+    with np.load(shared_file("mnist_5k.npz")) as f:
         return {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
 
 

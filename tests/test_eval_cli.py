@@ -12,17 +12,14 @@ import kmgan
 from kmgan import augment
 from kmgan import cli
 from kmgan.metrics import domain
-from tests.conftest import SHARED_DATA
+from tests.metric_helpers import shared_file
 
-MNIST_5K = SHARED_DATA / "mnist_5k.npz"
 FAST_DOMAIN = ["--domain-max-examples", "512", "--domain-epochs", "1"]
 
 
 @pytest.fixture(scope="module")
 def data():
-    if not MNIST_5K.exists():
-        pytest.skip(f"{MNIST_5K} is absent (set KMGAN_SHARED_DATA to its folder)")
-    return str(MNIST_5K)
+    return str(shared_file("mnist_5k.npz"))
 
 
 @pytest.fixture(scope="module")

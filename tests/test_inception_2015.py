@@ -15,12 +15,13 @@ import pytest
 
 from kmgan.metrics import inception
 from kmgan.metrics import torchscript
-from tests.conftest import SHARED_DATA
+from tests.metric_helpers import FirstDims
+from tests.metric_helpers import shared_file
 
 # The package attribute kmgan.metrics.inception_2015 is the factory function.
 i2015 = importlib.import_module("kmgan.metrics.inception_2015")
 
-TORCHSCRIPT = SHARED_DATA / "inception_2015" / "fid_inception_2015_torchscript.pt"
+TORCHSCRIPT_NAME = "inception_2015/fid_inception_2015_torchscript.pt"
 NUM_PER_SET = 8  # MNIST and Fashion-MNIST test images each in the parity batch
 BATCH = 8
 
@@ -32,9 +33,7 @@ BATCH = 8
 
 @pytest.fixture(scope="module")
 def weights_file():
-    if not TORCHSCRIPT.exists():
-        pytest.skip(f"{TORCHSCRIPT} is absent (set KMGAN_SHARED_DATA to its folder)")
-    return str(TORCHSCRIPT)
+    return str(shared_file(TORCHSCRIPT_NAME))
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +61,7 @@ def extractor(weights_file, cache_dir):
 
 
 def _load_npz(name, count):
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (set KMGAN_SHARED_DATA to its folder)")
-    with np.load(path) as data:
+    with np.load(shared_file(name)) as data:
         return data["x_test"][:count]
 
 
@@ -358,20 +354,6 @@ def test_extractor_protocol(extractor):
     assert extractor.comparable_to_papers is True
     assert inception.InceptionFeatures.comparable_to_papers is False
     assert inception.InceptionFeatures.feature_dim == 2048
-
-
-class FirstDims:
-    """Keeps the first `dim` features, so FID's matrix square root stays cheap."""
-
-    def __init__(self, inner, dim=64):
-        self.inner, self.dim = inner, dim
-
-    def __call__(self, images, value_range=None):
-        pool, probs = self.inner(images, value_range=value_range)
-        return pool[:, : self.dim], probs
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
 
 
 def test_real_statistics_and_fid_accept_the_extractor(extractor, real_images, parity, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 from scipy import linalg
 
 from kmgan.metrics import inception
+from tests.metric_helpers import FirstDims
 
 # ---------------------------------------------------------------------------
 # Fixtures
@@ -43,21 +44,6 @@ class CountingFeatures:
         return self.inner(images, value_range=value_range)
 
     def __getattr__(self, name):  # batch_size, weights_tag, input_size
-        return getattr(self.inner, name)
-
-
-class FirstDims:
-    """Keeps the first `dim` pool3 features, so FID's matrix square root stays
-    cheap in tests (scipy's sqrtm at d = 2048 takes ~20 s on a small CPU)."""
-
-    def __init__(self, inner, dim=64):
-        self.inner, self.dim = inner, dim
-
-    def __call__(self, images, value_range=None):
-        pool, probs = self.inner(images, value_range=value_range)
-        return pool[:, : self.dim], probs
-
-    def __getattr__(self, name):
         return getattr(self.inner, name)
 
 
@@ -410,7 +396,7 @@ def test_weights_file_tag(tmp_path, monkeypatch):
     tag = inception.weights_file_tag(path)
     assert tag.startswith("w-") and len(tag) == len("w-") + 8
     # A local copy of the official file shares the "imagenet" cache key.
-    monkeypatch.setattr(inception, "INCEPTION_V3_WEIGHTS_MD5", inception._file_md5(path))
+    monkeypatch.setattr(inception, "INCEPTION_V3_WEIGHTS_MD5", inception._file_digest(path, "md5"))
     assert inception.weights_file_tag(path) == "imagenet"
 
 

@@ -1,10 +1,10 @@
 """Images and labels in the form every step of `kmgan.augment` takes: float32
 channels-last images in ``[-1, 1]``, integer class ids, batched inference."""
 
-import keras
 import numpy as np
 
 from kmgan.layers.random_image import VALUE_RANGE
+from kmgan.metrics.inception import _to_numpy as as_numpy  # a backend tensor to NumPy
 
 __all__ = [
     "VALUE_RANGE",
@@ -50,17 +50,6 @@ def to_model_range(images):
         if lo < -1.0 or hi > 1.0:
             x = np.clip(x, -1.0, 1.0)
     return x
-
-
-def as_numpy(x):
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "numpy"):
-        try:
-            return np.asarray(x.numpy())
-        except Exception:  # pragma: no cover - symbolic tensors
-            pass
-    return np.asarray(keras.ops.convert_to_numpy(x))
 
 
 def check_labels(y, n=None, what="labels"):

@@ -87,6 +87,20 @@ def _cell(values, digits=4):
     return f"{m:.{digits}f}" if len(values) < 2 else f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
+def _write_csv(path, rows, columns):
+    """Writes `rows` (dicts) as CSV with `columns`; floats to 6 decimals, missing cells empty."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    k: _fmt(row.get(k), 6) if isinstance(row.get(k), float) else row.get(k, "")
+                    for k in columns
+                }
+            )
+
+
 def write_results(rows, out_dir, gen_metrics=None, filter_reports=None, title=None, notes=()):
     """Writes ``results.csv``, ``results.md``, ``results.json`` and the plot.
 
@@ -105,27 +119,9 @@ def write_results(rows, out_dir, gen_metrics=None, filter_reports=None, title=No
     gen_metrics = gen_metrics or []
     filter_reports = filter_reports or []
     csv_path = os.path.join(out_dir, "results.csv")
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {
-                    k: _fmt(row.get(k), 6) if isinstance(row.get(k), float) else row.get(k, "")
-                    for k in RESULT_COLUMNS
-                }
-            )
+    _write_csv(csv_path, rows, RESULT_COLUMNS)
     if gen_metrics:
-        with open(os.path.join(out_dir, "generative_metrics.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=GEN_METRIC_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for row in gen_metrics:
-                writer.writerow(
-                    {
-                        k: _fmt(row.get(k), 6) if isinstance(row.get(k), float) else row.get(k, "")
-                        for k in GEN_METRIC_COLUMNS
-                    }
-                )
+        _write_csv(os.path.join(out_dir, "generative_metrics.csv"), gen_metrics, GEN_METRIC_COLUMNS)
     json_path = os.path.join(out_dir, "results.json")
     kio.atomic_write_json(
         json_path,

@@ -42,13 +42,25 @@ def check_value_range(x, low=-1.0, high=1.0):
     )
 
 
+_INTEGER_KINDS = {0: "a non-negative integer", 1: "a positive integer"}
+
+
+def _check_integer(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be {_INTEGER_KINDS[minimum]}, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be {_INTEGER_KINDS[minimum]}, got {value}.")
+    return int(value)
+
+
 def check_positive_int(value, name):
     """Returns `value` as an int, or raises unless it is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}.")
-    return int(value)
+    return _check_integer(value, name, 1)
+
+
+def check_non_negative_int(value, name):
+    """Returns `value` as an int, or raises unless it is an integer >= 0."""
+    return _check_integer(value, name, 0)
 
 
 def check_batch_size(batch_size):

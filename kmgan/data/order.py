@@ -40,8 +40,9 @@ import random
 import weakref
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from kmgan.data.checks import check_non_negative_int
 
 __all__ = [
     "SyncEpoch",
@@ -85,7 +86,7 @@ def set_epoch(epoch):
     Args:
         epoch: a non-negative integer.
     """
-    epoch = _check_index(epoch, "epoch")
+    epoch = check_non_negative_int(epoch, "epoch")
     for counter in list(_COUNTERS):
         counter.variable.assign(epoch)
 
@@ -152,7 +153,7 @@ def shuffled_indices(num_examples, seed=None):
         `num_examples`. Pass `e` of it yields `epoch_permutation(
         num_examples, seed, e)`; `set_epoch` / `SyncEpoch` choose `e`.
     """
-    num_examples = _check_index(num_examples, "num_examples")
+    num_examples = check_non_negative_int(num_examples, "num_examples")
     if num_examples < 1:
         raise ValueError("shuffled_indices needs at least one example.")
     seed = resolve_seed(seed)
@@ -186,7 +187,7 @@ def shuffle_by_epoch(dataset, buffer_size, seed=None):
         ValueError: for an infinite dataset (shuffle before `.repeat()`) or
             a buffer size below 1.
     """
-    buffer_size = _check_index(buffer_size, "buffer_size")
+    buffer_size = check_non_negative_int(buffer_size, "buffer_size")
     if buffer_size < 1:
         raise ValueError(f"buffer_size must be at least 1, got {buffer_size}.")
     cardinality = int(dataset.cardinality())
@@ -222,15 +223,7 @@ def resolve_seed(seed):
     """`seed` as an int; None draws one from Python's `random`."""
     if seed is None:
         return random.randint(0, 2**31 - 2)
-    return _check_index(seed, "seed")
-
-
-def _check_index(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}.")
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value}.")
-    return int(value)
+    return check_non_negative_int(seed, "seed")
 
 
 def _keep_alive(ds, counter):

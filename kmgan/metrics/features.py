@@ -24,14 +24,15 @@ is taken to be features already and is used as it is.
 import hashlib
 import json
 import os
-import re
 import warnings
 import zipfile
 
 import keras
 import numpy as np
 
+from kmgan.metrics.inception import _file_digest
 from kmgan.metrics.inception import _is_array
+from kmgan.metrics.inception import _sanitize
 from kmgan.metrics.inception import _to_numpy
 from kmgan.metrics.inception import iterate_batches
 
@@ -319,18 +320,6 @@ def _name(extractor):
 # ---------------------------------------------------------------------------
 
 
-def _sanitize(text):
-    return re.sub(r"[^A-Za-z0-9.\-]+", "-", str(text)).strip("-") or "x"
-
-
-def _sha256(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 _TAGS = {}
 
 
@@ -366,10 +355,10 @@ def dataset_tag(name_or_path):
                 full = os.path.join(root, name)
                 size += os.path.getsize(full)
                 digest.update(os.path.relpath(full, path).encode() + b"\0")
-                digest.update(_sha256(full).encode())
+                digest.update(_file_digest(full, "sha256").encode())
         sha = digest.hexdigest()
     else:
-        size, sha = stat.st_size, _sha256(path)
+        size, sha = stat.st_size, _file_digest(path, "sha256")
     stem = os.path.basename(path.rstrip(os.sep)).split(".")[0]
     tag = f"{_sanitize(stem)}-{size}-{sha[:12]}"
     _TAGS[memo] = tag

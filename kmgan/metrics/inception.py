@@ -39,6 +39,8 @@ import numpy as np
 from scipy import linalg
 from scipy import special
 
+from kmgan import pretrained
+
 INCEPTION_V3_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_V3_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -139,8 +141,9 @@ def preprocess_images(images, value_range=None):
 # ---------------------------------------------------------------------------
 
 
-def _file_md5(path, chunk=1 << 20):
-    digest = hashlib.md5()
+def _file_digest(path, algorithm, chunk=1 << 20):
+    """Hex digest of a file's bytes by `hashlib` algorithm `algorithm`, read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):
             digest.update(block)
@@ -159,24 +162,13 @@ def _fetch_imagenet_weights():
     Raises:
         RuntimeError: when the file is not cached and cannot be downloaded.
     """
-    try:
-        return keras.utils.get_file(
-            INCEPTION_V3_WEIGHTS_FILE,
-            INCEPTION_V3_WEIGHTS_URL,
-            cache_subdir="models",
-            file_hash=INCEPTION_V3_WEIGHTS_MD5,
-        )
-    except Exception as err:  # URL failure, no network, corrupted download
-        raise RuntimeError(
-            "Could not obtain the ImageNet InceptionV3 weights needed for "
-            f"IS/FID ({type(err).__name__}: {err}).\n"
-            f"Fetch the file {INCEPTION_V3_WEIGHTS_FILE} on a machine with "
-            f"network access from\n  {INCEPTION_V3_WEIGHTS_URL}\n"
-            "and either put it in ~/.keras/models/ or pass its path: "
-            'InceptionFeatures(weights="/path/to/'
-            f'{INCEPTION_V3_WEIGHTS_FILE}"). kmgan never falls back to random '
-            "weights when pretrained ones were asked for."
-        ) from err
+    return pretrained.fetch_keras_weights(
+        INCEPTION_V3_WEIGHTS_FILE,
+        INCEPTION_V3_WEIGHTS_URL,
+        "ImageNet InceptionV3 weights needed for IS/FID",
+        f'InceptionFeatures(weights="/path/to/{INCEPTION_V3_WEIGHTS_FILE}")',
+        file_hash=INCEPTION_V3_WEIGHTS_MD5,
+    )
 
 
 def weights_file_tag(path):
@@ -190,7 +182,7 @@ def weights_file_tag(path):
         (recognised by its MD5), else ``"<file stem>-<first 8 hex of MD5>"``,
         so different weights never share cached statistics.
     """
-    md5 = _file_md5(path)
+    md5 = _file_digest(path, "md5")
     if md5 == INCEPTION_V3_WEIGHTS_MD5:
         return "imagenet"
     stem = os.path.basename(os.fspath(path)).split(".")[0]

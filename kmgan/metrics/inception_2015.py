@@ -61,6 +61,7 @@ from keras import layers
 from keras import ops
 
 from kmgan.metrics import torchscript
+from kmgan.metrics.inception import _file_digest
 from kmgan.metrics.inception import _to_numpy
 from kmgan.metrics.inception import preprocess_images
 
@@ -229,14 +230,6 @@ def build_network():
 # ---------------------------------------------------------------------------
 
 
-def _file_sha256(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def weights_digest(network):
     """sha256 of a network's weights (shapes and float32 values, in layer order).
 
@@ -354,7 +347,7 @@ def _check_torchscript_file(path):
             f"{path} is neither a TorchScript archive (zip) nor a .weights.h5 file.\n"
             + WHERE_TO_GET
         )
-    sha256 = _file_sha256(path)
+    sha256 = _file_digest(path, "sha256")
     if sha256 != TORCHSCRIPT_SHA256:
         raise ValueError(
             f"{path} has sha256 {sha256}, but the 2015 FID Inception TorchScript "

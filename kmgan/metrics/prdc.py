@@ -164,6 +164,23 @@ def prdc_from_features(
     return out
 
 
+def _prdc_of_sets(a, b, features, pr_k, dc_k, num_samples, batch_size, value_range, dtype):
+    """`prdc_from_features` of two sets, extracting features where they are images.
+
+    Checks that each set holds more than the largest k before any forward pass.
+    """
+    top = max(k for k in (pr_k, dc_k) if k is not None)
+    real, fake = resolve_features(
+        [a, b],
+        features,
+        min_count=top + 1,
+        num_samples=num_samples,
+        batch_size=batch_size,
+        value_range=value_range,
+    )
+    return prdc_from_features(real, fake, pr_k=pr_k, dc_k=dc_k, dtype=dtype)
+
+
 def precision_recall(
     a,
     b,
@@ -197,15 +214,7 @@ def precision_recall(
             mismatched feature dimensions or NaN features.
     """
     k = _check_k(k)
-    real, fake = resolve_features(
-        [a, b],
-        features,
-        min_count=k + 1,
-        num_samples=num_samples,
-        batch_size=batch_size,
-        value_range=value_range,
-    )
-    return prdc_from_features(real, fake, pr_k=k, dc_k=None, dtype=dtype)
+    return _prdc_of_sets(a, b, features, k, None, num_samples, batch_size, value_range, dtype)
 
 
 def density_coverage(
@@ -241,12 +250,4 @@ def density_coverage(
             mismatched feature dimensions or NaN features.
     """
     k = _check_k(k)
-    real, fake = resolve_features(
-        [a, b],
-        features,
-        min_count=k + 1,
-        num_samples=num_samples,
-        batch_size=batch_size,
-        value_range=value_range,
-    )
-    return prdc_from_features(real, fake, pr_k=None, dc_k=k, dtype=dtype)
+    return _prdc_of_sets(a, b, features, None, k, num_samples, batch_size, value_range, dtype)
