@@ -2,6 +2,9 @@
 from one another)."""
 
 import importlib
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -18,6 +21,42 @@ from kmgan.layers import SpectralDense
 def load_recipe(name):
     """The recipe `recipes/<name>.py`, imported as the module `recipes.<name>`."""
     return importlib.import_module(f"recipes.{name}")
+
+
+#: The backend a saved file is reloaded under, for each backend.
+OTHER_BACKEND = {"tensorflow": "jax", "jax": "tensorflow"}
+
+
+def run_under_other_backend(script, *args):
+    """Runs a Python script with the other KERAS_BACKEND; returns its name.
+
+    The script must succeed and print the backend's name last.
+    """
+    other = OTHER_BACKEND[keras.backend.backend()]
+    env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == other
+    return other
+
+
+def train_quick(out, game, data, *options):
+    """Runs `kmgan train --game <game> --data <data> --quick <options> --out
+    <out>` and checks it wrote the game, the generator, the log, the
+    arguments and samples. Returns `out`."""
+    from kmgan import cli
+
+    cli.main(["train", "--game", game, "--data", data, "--quick", *options, "--out", out])
+    for name in ("game.keras", "generator.keras", "log.csv", "args.json"):
+        assert os.path.exists(os.path.join(out, name)), name
+    assert os.listdir(os.path.join(out, "samples"))
+    return out
 
 
 def value(x):
@@ -52,6 +91,17 @@ def make_gman(n=3, aggregator="mean", seed=1):
 # The MGAN paper's ring (radius 2, covariance 0.02 I): a short run shows
 # progress there; PacGAN's sigma-0.01 ring needs thousands of steps.
 RING = dict(radius=2.0, std=float(np.sqrt(0.02)))
+
+
+def independent_generators(k, latent_dim):
+    """K independent small MLP generators z -> (2,), named g0 ... g{K-1}."""
+    return [
+        keras.Sequential(
+            [keras.Input((latent_dim,)), layers.Dense(8, activation="relu"), layers.Dense(2)],
+            name=f"g{i}",
+        )
+        for i in range(k)
+    ]
 
 
 def assert_every_player_advances(model, x, steps, batch_size):

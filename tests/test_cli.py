@@ -7,34 +7,14 @@ import keras
 import numpy as np
 
 from kmgan import cli
+from tests.helpers import train_quick
 
 
 def test_train_sample_battle(tmp_path, capsys):
     runs = {}
     for game in ("gan", "gman"):
-        out = str(tmp_path / game)
-        cli.main(
-            [
-                "train",
-                "--game",
-                game,
-                "--data",
-                "ring",
-                "--quick",
-                "--discriminators",
-                "2",
-                "--latent-dim",
-                "4",
-                "--batch-size",
-                "32",
-                "--out",
-                out,
-            ]
-        )
-        for name in ("game.keras", "generator.keras", "log.csv", "args.json"):
-            assert os.path.exists(os.path.join(out, name)), name
-        assert os.listdir(os.path.join(out, "samples"))
-        runs[game] = out
+        options = ["--discriminators", "2", "--latent-dim", "4", "--batch-size", "32"]
+        runs[game] = train_quick(str(tmp_path / game), game, "ring", *options)
 
     grid = str(tmp_path / "points.png")
     cli.main(

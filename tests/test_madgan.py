@@ -12,9 +12,10 @@ from kmgan.games.madgan import generator_loss
 from kmgan.games.madgan import penultimate_features
 from kmgan.games.madgan import similarity_loss
 from kmgan.nets import multi
-from tests.test_mgan import assert_every_player_advances
-from tests.test_mgan import ring_coverage_before_after
-from tests.test_mgan import value
+from tests.helpers import assert_every_player_advances
+from tests.helpers import independent_generators
+from tests.helpers import ring_coverage_before_after
+from tests.helpers import value
 
 K = 3
 LATENT = 4
@@ -107,17 +108,7 @@ def test_unshared_all_builds_independent_generators():
 
 
 def test_independent_generators_train():
-    g = [
-        keras.Sequential(
-            [
-                keras.Input((LATENT,)),
-                keras.layers.Dense(8, activation="relu"),
-                keras.layers.Dense(2),
-            ],
-            name=f"g{i}",
-        )
-        for i in range(K)
-    ]
+    g = independent_generators(K, LATENT)
     model = MADGAN(g, multi.madgan_mlp_discriminator(K, hidden_units=(8,)), loss="minimax", seed=0)
     model.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     x = np.random.default_rng(0).normal(size=(24, 2)).astype("float32")
@@ -130,10 +121,11 @@ def test_independent_generators_train():
 
 def test_construction_errors():
     g = multi.madgan_mlp_generator(K, latent_dim=LATENT, hidden_units=(8,))
+    d = multi.madgan_mlp_discriminator(K, hidden_units=(8,))
+    with pytest.raises(ValueError, match="loss"):
+        MADGAN(g, d, loss="hinge")
     with pytest.raises(ValueError, match="K\\+1"):
         MADGAN(g, multi.madgan_mlp_discriminator(K + 1, hidden_units=(8,)))
-    with pytest.raises(ValueError, match="loss"):
-        MADGAN(g, multi.madgan_mlp_discriminator(K, hidden_units=(8,)), loss="hinge")
 
 
 def test_ring_of_8_coverage_improves_with_4_generators():

@@ -31,6 +31,7 @@ def toy_megan(
     hidden=16,
     latent=LATENT,
     gate_units=(8, 16),
+    detach_features=False,
 ):
     experts = nets.megan_mlp_experts(n, latent_dim=latent, hidden_units=(hidden, hidden), seed=seed)
     m, h = gate_units
@@ -44,7 +45,16 @@ def toy_megan(
         ],
         name="d",
     )
-    return MEGAN(experts, d, gate=gate, lam=lam, loss=loss, d_steps=d_steps, seed=seed)
+    return MEGAN(
+        experts,
+        d,
+        gate=gate,
+        lam=lam,
+        loss=loss,
+        d_steps=d_steps,
+        detach_features=detach_features,
+        seed=seed,
+    )
 
 
 # --------------------------------------------------------- Gumbel-softmax
@@ -303,47 +313,128 @@ def test_gated_objective_by_hand():
     np.testing.assert_allclose(got_ds, want_ds, rtol=1e-4, atol=1e-7)
 
 
-def test_only_selected_experts_get_gradient_through_their_own_images():
-    n, tau = 4, 1.0
-    model = toy_megan(n=n)
-    variables = model.experts.trainable_variables
-    z = ops.convert_to_tensor(np.random.default_rng(0).normal(size=(6, LATENT)).astype("float32"))
-    features = model.experts(z, training=True)[1]
-    logits = value(model.gate([z, features], training=True))
-    chosen = np.array([0, 0, 1, 1, 2, 2])  # expert 3 gets no example
-    # l + a = a one-hot offset: the STGS picks `chosen`, with soft y (a live
-    # straight-through path from every expert's features to the logits).
-    noise = (np.eye(n)[chosen] - logits).astype("float32")
+def flat_gradient(variables, loss):
+    """d loss / d variables, flattened: loss(values) runs with the variables
+    mapped to slices of one flat vector (a stateless call)."""
     sizes = [int(np.prod(v.shape)) for v in variables]
     flat = np.concatenate([value(v).ravel() for v in variables])
 
-    def loss(values, frozen_logits=None):
+    def f(values):
         parts = ops.split(values, np.cumsum(sizes)[:-1].tolist())
         mapping = [(v, ops.reshape(p, v.shape)) for v, p in zip(variables, parts)]
         with keras.StatelessScope(state_mapping=mapping):
-            if frozen_logits is None:
-                fake, g = model.mixture(z, noise, tau, training=True)
-            else:  # the same round with the gate's logits as constants
-                samples, _ = model.experts(z, training=True)
-                fake, g = model.select(samples, frozen_logits, noise, tau)
-            np.testing.assert_array_equal(value(ops.argmax(g, axis=-1)), chosen)
-            adv, lb = model.generator_objective(fake, g, training=True)
-        return adv + model.lam * lb
+            return loss()
 
-    grad = value(input_gradient(loss, ops.convert_to_tensor(flat)))
-    frozen = value(
-        input_gradient(
-            lambda v: loss(v, ops.convert_to_tensor(logits)), ops.convert_to_tensor(flat)
-        )
+    return value(input_gradient(f, ops.convert_to_tensor(flat)))
+
+
+def per_expert_sq_norm(variables, flat, n):
+    """Squared gradient norm of each expert (the experts' axis is first)."""
+    out = np.zeros(n)
+    sizes = [int(np.prod(v.shape)) for v in variables]
+    for v, g in zip(variables, np.split(flat, np.cumsum(sizes)[:-1])):
+        out += np.square(g.reshape(v.shape)).reshape(n, -1).sum(1)
+    return out
+
+
+def forced_round(model, n, chosen, seed=0):
+    """z and Gumbel noise for which the STGS picks `chosen` (soft y stays live)."""
+    z = ops.convert_to_tensor(
+        np.random.default_rng(seed).normal(size=(len(chosen), LATENT)).astype("float32")
     )
+    features = model.experts(z, training=True)[1]
+    logits = value(model.gate([z, features], training=True))
+    # l + a = a one-hot offset: the STGS picks `chosen`, with soft y (a live
+    # straight-through path from every expert's features to the logits).
+    noise = (np.eye(n)[chosen] - logits).astype("float32")
+    return z, ops.convert_to_tensor(noise)
+
+
+CHOSEN = np.array([0, 0, 1, 1, 2, 2])  # expert 3 gets no example
+
+
+def test_detached_features_only_selected_experts_get_gradient():
+    n, tau = 4, 1.0
+    model = toy_megan(n=n, detach_features=True)
+    variables = model.experts.trainable_variables
+    z, noise = forced_round(model, n, CHOSEN)
+
+    def loss(frozen_logits=None):
+        if frozen_logits is None:
+            total, (_, _, g, _) = model.generator_loss(z, noise, tau)
+        else:  # the same round with the gate's logits as constants
+            samples, _ = model.experts(z, training=True)
+            fake, g = model.select(samples, frozen_logits, noise, tau)
+            adv, lb = model.generator_objective(fake, g, training=True)
+            total = adv + model.lam * lb
+        np.testing.assert_array_equal(value(ops.argmax(g, axis=-1)), CHOSEN)
+        return total
+
+    grad = flat_gradient(variables, loss)
+    logits = model.gate([z, model.experts(z, training=True)[1]], training=True)
+    frozen = flat_gradient(variables, lambda: loss(ops.stop_gradient(logits)))
     # An expert learns only from its own images: the gate path (features ->
     # gate -> STGS) carries nothing back to the experts.
     np.testing.assert_allclose(grad, frozen, rtol=1e-5, atol=1e-8)
-    per_expert = np.zeros(n)
-    for v, g in zip(variables, np.split(grad, np.cumsum(sizes)[:-1])):
-        per_expert += np.square(g.reshape(v.shape)).reshape(n, -1).sum(1)  # expert axis first
+    per_expert = per_expert_sq_norm(variables, grad, n)
     assert np.all(per_expert[:3] > 1e-10), per_expert
     assert per_expert[3] == 0.0, per_expert
+
+
+def test_paper_form_reaches_every_expert_through_the_gate():
+    n, tau = 4, 1.0
+    model = toy_megan(n=n)
+    assert not model.detach_features  # the paper's form is the default
+    variables = model.experts.trainable_variables
+    z, noise = forced_round(model, n, CHOSEN)
+
+    def image_path():  # the gate's logits as constants
+        samples, features = model.experts(z, training=True)
+        logits = ops.stop_gradient(model.gate([z, features], training=True))
+        fake, g = model.select(samples, logits, noise, tau)
+        return model.generator_objective(fake, g, training=True)[0]
+
+    # dL_adv/dl by hand (the test above): o_j against D's gradient at FI,
+    # through the soft Gumbel-softmax.
+    samples, features = model.experts(z, training=True)
+    logits = model.gate([z, features], training=True)
+
+    def adv_of_logits(l):
+        fake, g = model.select(samples, l, noise, tau)
+        return model.generator_objective(fake, g, training=True)[0]
+
+    dl = ops.stop_gradient(input_gradient(adv_of_logits, logits))
+
+    def gate_path():  # <dL_adv/dl, l(f(theta))>: the chain rule's gate term
+        feats = model.experts(z, training=True)[1]
+        return ops.sum(dl * model.gate([z, feats], training=True))
+
+    grad = flat_gradient(variables, lambda: model.generator_loss(z, noise, tau)[0])
+    want = flat_gradient(variables, image_path) + flat_gradient(variables, gate_path)
+    np.testing.assert_allclose(grad, want, rtol=1e-4, atol=1e-7)
+    # Every expert, the one no example chose included, gets the gate's gradient.
+    through_gate = per_expert_sq_norm(variables, flat_gradient(variables, gate_path), n)
+    assert np.all(through_gate > 1e-12), through_gate
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_load_balancing_reaches_the_gate_but_never_the_experts(detach):
+    n, tau = 4, 1.0
+    model = toy_megan(n=n, detach_features=detach)
+    z, noise = forced_round(model, n, CHOSEN)  # unbalanced: L_LB > 0
+
+    def loss():
+        return model.generator_loss(z, noise, tau)[0]
+
+    grads = {}
+    for lam in (0.0, 100.0):
+        model.lam = lam
+        grads[lam] = [
+            flat_gradient(model.experts.trainable_variables, loss),
+            flat_gradient(model.gate.trainable_variables, loss),
+        ]
+    np.testing.assert_allclose(grads[100.0][0], grads[0.0][0], rtol=1e-5, atol=1e-8)
+    assert np.abs(grads[100.0][1] - grads[0.0][1]).max() > 1e-4
 
 
 # ---------------------------------------------------------------- training

@@ -11,6 +11,7 @@ from kmgan.games.mgan import classifier_loss
 from kmgan.games.mgan import mgan_losses
 from kmgan.nets import multi
 from tests.helpers import assert_every_player_advances
+from tests.helpers import independent_generators
 from tests.helpers import ring_coverage_before_after
 from tests.helpers import value
 
@@ -180,17 +181,7 @@ def test_every_optimizer_advances_under_fit():
 
 
 def test_independent_generators_and_pairwise_classifiers():
-    gens = [
-        keras.Sequential(
-            [
-                keras.Input((LATENT,)),
-                keras.layers.Dense(8, activation="relu"),
-                keras.layers.Dense(2),
-            ],
-            name=f"g{i}",
-        )
-        for i in range(K)
-    ]
+    gens = independent_generators(K, LATENT)
     d = multi.mgan_mlp_discriminator(K, hidden_units=(8,), variant="pairwise")
     model = MGAN(
         gens,

@@ -161,6 +161,24 @@ def test_dcgan_argument_validation():
         nets.dcgan_generator(latent_dim=None)
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda depth: nets.conditional_discriminator(3, (28, 28, 1), BF, depth=depth),
+        lambda depth: nets.mgan_discriminator(3, (28, 28, 1), BF, depth=depth),
+        lambda depth: nets.madgan_discriminator(3, (28, 28, 1), BF, depth=depth),
+        lambda depth: nets.stacked_dcgan_discriminator(2, (28, 28, 1), BF, depth=depth),
+    ],
+    ids=["conditional", "mgan", "madgan", "stacked"],
+)
+def test_discriminators_on_dcgan_blocks_take_the_same_depths(build):
+    convs = [layer for layer in build(4).layers if layer.name in ("conv1", "conv4", "conv5")]
+    assert [layer.name for layer in convs] == ["conv1", "conv4"]
+    for bad_depth in (0, 5, -1, 2.5):
+        with pytest.raises(ValueError, match="depth"):
+            build(bad_depth)
+
+
 # --------------------------------------------------------------------------
 # conv + FC ("regular GAN" of the GMAN report)
 

@@ -14,6 +14,7 @@ from kmgan import train_cli
 from kmgan.games import builders
 from kmgan.games import registry
 from kmgan.games.hooks import HOOK_ARGS
+from tests.helpers import train_quick
 
 ALL_GAMES = (
     "gan",
@@ -61,6 +62,13 @@ def tiny(name, **overrides):
     return registry.build(name, (2,), **options)
 
 
+def tiny_images(name, data_shape=(28, 28, 1), **overrides):
+    """A registry game on images with tiny nets."""
+    options = dict(latent_dim=4, base_filters=4)
+    options.update(overrides)
+    return registry.build(name, data_shape, **options)
+
+
 def points(n=16):
     return np.random.default_rng(0).normal(size=(n, 2)).astype("float32")
 
@@ -95,30 +103,16 @@ def test_build_refuses_unknown_options_and_shapes():
 
 
 def test_builders_on_images():
-    game = registry.build(
-        "dcgman",
-        (28, 28, 1),
-        latent_dim=4,
-        base_filters=4,
-        num_discriminators=2,
-        d_base_filters=8,
-        seed=3,
-    )
+    game = tiny_images("dcgman", num_discriminators=2, d_base_filters=8, seed=3)
     assert game.num_discriminators == 2 and game.data_shape == (28, 28, 1)
     assert game.loss.label_smoothing == 0.0  # the report: no soft labels for DCGAN
-    gan = registry.build("gan", (32, 32, 3), latent_dim=4, base_filters=4)
+    gan = tiny_images("gan", (32, 32, 3))
     assert gan.loss.label_smoothing == 0.1  # the report's soft labels
-    megan = registry.build(
-        "megan",
-        (32, 32, 3),
-        latent_dim=4,
-        base_filters=4,
-        num_generators=2,
-        gate_encoding_dim=2,
-        gate_hidden_units=(4,),
+    megan = tiny_images(
+        "megan", (32, 32, 3), num_generators=2, gate_encoding_dim=2, gate_hidden_units=(4,)
     )
     assert megan.num_generators == 2 and megan.data_shape == (32, 32, 3)
-    control = registry.build("controlgan", (28, 28, 1), latent_dim=4, base_filters=8, num_classes=3)
+    control = tiny_images("controlgan", base_filters=8, num_classes=3)
     assert control.num_classes == 3 and control.d_steps == 5 and control.gp_weight == 10.0
 
 
@@ -173,7 +167,7 @@ def test_compile_errors_list_the_players():
         mgan.compile(keras.optimizers.Adam(), d_optimizer=keras.optimizers.Adam())
     with pytest.raises(ValueError, match="at most 3"):
         mgan.compile(*[keras.optimizers.Adam() for _ in range(4)])
-    control = registry.build("controlgan", (28, 28, 1), latent_dim=4, base_filters=8, num_classes=3)
+    control = tiny_images("controlgan", base_filters=8, num_classes=3)
     control.compile()  # Table 1: rates halve after 50k rounds
     assert isinstance(control.optimizer["discriminator"].get_config()["learning_rate"], dict)
     control.compile(halve_after=None)  # an option of ControlGAN's defaults: constant rates
@@ -201,15 +195,7 @@ def test_every_game_takes_the_evaluator_and_the_gradient_penalty(name):
 
 
 def test_conditional_gan_takes_the_hooks():
-    game = registry.build(
-        "cgan",
-        (28, 28, 1),
-        latent_dim=4,
-        base_filters=4,
-        num_classes=3,
-        evaluator=random_evaluator(),
-        gp_weight=1.0,
-    )
+    game = tiny_images("cgan", num_classes=3, evaluator=random_evaluator(), gp_weight=1.0)
     game.compile()
     x = np.random.default_rng(0).uniform(-1, 1, size=(8, 28, 28, 1)).astype("float32")
     y = np.arange(8, dtype="int32") % 3
@@ -271,7 +257,7 @@ def test_nan_or_inf_real_data_is_refused_before_any_step():
         game.fit(kmgan.data.from_arrays(x, batch_size=8, shuffle=False), verbose=0)
     images = np.zeros((8, 28, 28, 1), "float32")
     images[2, 5, 5, 0] = -np.inf
-    cgan = registry.build("cgan", (28, 28, 1), latent_dim=4, base_filters=4, num_classes=2)
+    cgan = tiny_images("cgan", num_classes=2)
     cgan.compile()
     with pytest.raises(ValueError, match="NaN or inf"):
         cgan.fit(images, np.zeros(8, "int32"), batch_size=4, verbose=0)
@@ -283,30 +269,8 @@ def test_nan_or_inf_real_data_is_refused_before_any_step():
 
 
 def _train(tmp_path, game, data, *extra):
-    out = str(tmp_path / game)
-    cli.main(
-        [
-            "train",
-            "--game",
-            game,
-            "--data",
-            data,
-            "--quick",
-            "--max-examples",
-            "32",
-            "--batch-size",
-            "16",
-            "--latent-dim",
-            "4",
-            "--out",
-            out,
-            *extra,
-        ]
-    )
-    for name in ("game.keras", "generator.keras", "log.csv", "args.json"):
-        assert os.path.exists(os.path.join(out, name)), name
-    assert os.listdir(os.path.join(out, "samples"))
-    return out
+    options = ["--max-examples", "32", "--batch-size", "16", "--latent-dim", "4", *extra]
+    return train_quick(str(tmp_path / game), game, data, *options)
 
 
 @pytest.mark.parametrize("game", POINTS_GAMES)

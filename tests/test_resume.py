@@ -201,18 +201,6 @@ class CopyBackupAfter(keras.callbacks.Callback):
             shutil.copytree(self.backup_dir, self.copy_dir)
 
 
-class StopAt(keras.callbacks.Callback):
-    """Interrupts `fit` when epoch `epoch` (0-based) begins."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt(f"stopped at epoch {epoch}")
-
-
 # ------------------------------------------------------------- pipelines
 
 

@@ -2,8 +2,6 @@
 backends, whole-game saving, checkpoints, grids and specialization reports."""
 
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -20,9 +18,9 @@ from kmgan.games.multi import sampler_num_generators
 from kmgan.metrics import specialization
 from kmgan.nets import megan as megan_nets
 from kmgan.nets import multi
+from tests.helpers import run_under_other_backend
 
 LATENT = 4
-OTHER = {"tensorflow": "jax", "jax": "tensorflow"}
 
 LOAD_AND_PREDICT = """
 import sys
@@ -161,17 +159,7 @@ def test_samplers_round_trip_across_backends(games, tmp_path):
             got = same.predict([z, np.full(5, i, "int32")], verbose=0)
             np.testing.assert_allclose(got, expected[stem][i], rtol=1e-5, atol=1e-5)
 
-    other = OTHER[keras.backend.backend()]
-    env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_PREDICT, *expected],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == other
+    run_under_other_backend(LOAD_AND_PREDICT, *expected)
     for stem, want in expected.items():
         np.testing.assert_allclose(
             np.load(stem + "_other.npy"), want, rtol=1e-4, atol=1e-4, err_msg=os.path.basename(stem)

@@ -1,15 +1,10 @@
 """Generators saved under one backend reload under the other (safe_mode on)."""
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 
 import kmgan
-
-OTHER = {"tensorflow": "jax", "jax": "tensorflow"}
+from tests.helpers import run_under_other_backend
 
 LOAD_AND_PREDICT = """
 import sys
@@ -20,22 +15,6 @@ for stem in sys.argv[1:]:
     np.save(stem + "_other.npy", g.predict(np.load(stem + "_z.npy"), verbose=0))
 print(keras.backend.backend())
 """
-
-
-def run_under_other_backend(script, *args):
-    """Runs a Python script with the other KERAS_BACKEND; returns its name."""
-    other = OTHER[keras.backend.backend()]
-    env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == other
-    return other
 
 
 def trained_gan(generator):

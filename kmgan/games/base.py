@@ -64,10 +64,23 @@ class AdversarialGame(GameHooks, GameModel):
         """Adam(`optimizer_defaults`) for every role in `optimizer_roles`."""
         return {role: adam(**self.optimizer_defaults) for role in self.optimizer_roles}
 
+    def player_variables(self):
+        """The two players' trainable variables: `self.discriminator`'s and
+        the generator(s)'. A game with other players overrides this."""
+        return {
+            "discriminator": self.discriminator.trainable_variables,
+            "generator": self.generator_variables(),
+        }
+
+    def generator_variables(self):
+        """The trainable variables of the generator network(s), one list."""
+        raise NotImplementedError
+
     # Saving a whole game: its networks are serialized inside its config, so
     # `game.save("gan.keras")` / `keras.saving.load_model` round-trip it with
     # every player's weights (the optimizers' state is for BackupAndRestore).
-    network_args = ("generator",)
+    # By default the generator(s) and one discriminator, as `player_variables`.
+    network_args = ("generator", "discriminator")
 
     def get_config(self):
         config = {"name": self.name, "seed": self.seed, "d_steps": self.d_steps}
@@ -147,6 +160,9 @@ class GeneratorGame(AdversarialGame):
     def data_shape(self):
         return tuple(self.generator.outputs[0].shape[1:])
 
+    def generator_variables(self):
+        return list(self.generator.trainable_variables)
+
     def sample_z(self, batch_size):
         """Draws a batch of N(0, I) noise from the game's seed generator."""
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
@@ -179,20 +195,39 @@ def real_data(data):
     return x
 
 
+def loss_config(loss):
+    """The constructor arguments of a game's `kmgan.losses.AdversarialLoss`,
+    for its `game_config`: `loss` (the name) and `label_smoothing`."""
+    return {"loss": loss.name, "label_smoothing": loss.label_smoothing}
+
+
 def _check_model(model, role):
     if not isinstance(model, keras.Model):
         raise TypeError(f"The {role} must be a keras.Model, got {type(model)}.")
 
 
-def check_discriminator(discriminator, data_shape, role="discriminator"):
-    """Raises ValueError unless `discriminator` maps data_shape to (1,) logits."""
-    _check_model(discriminator, role)
-    in_shape = tuple(discriminator.inputs[0].shape[1:])
-    out_shape = tuple(discriminator.outputs[0].shape[1:])
+def check_input_shape(model, data_shape, role, index=0, maker="the generator produces"):
+    """Raises unless `model` is a `keras.Model` whose input `index` takes
+    examples of `data_shape` (TypeError, else ValueError).
+
+    Args:
+        model: the network to check.
+        data_shape: the generator's example shape.
+        role: the network's name in the message ("discriminator", ...).
+        index: which of the model's inputs takes the examples.
+        maker: the message's subject for the fakes' maker.
+    """
+    _check_model(model, role)
+    in_shape = tuple(model.inputs[index].shape[1:])
     if in_shape != tuple(data_shape):
         raise ValueError(
-            f"The {role} takes inputs of shape {in_shape} but the generator "
-            f"produces {tuple(data_shape)}."
+            f"The {role} takes inputs of shape {in_shape} but {maker} {tuple(data_shape)}."
         )
+
+
+def check_discriminator(discriminator, data_shape, role="discriminator"):
+    """Raises ValueError unless `discriminator` maps data_shape to (1,) logits."""
+    check_input_shape(discriminator, data_shape, role)
+    out_shape = tuple(discriminator.outputs[0].shape[1:])
     if out_shape not in ((1,), ()):
         raise ValueError(f"The {role} must output one logit per example, got shape {out_shape}.")

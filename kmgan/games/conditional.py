@@ -29,6 +29,8 @@ from keras import ops
 from kmgan import losses
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import _check_model
+from kmgan.games.base import check_input_shape
+from kmgan.games.base import loss_config
 from kmgan.games.base import real_data
 
 FAKE_LABELS = ("data", "uniform")
@@ -83,24 +85,12 @@ class ConditionalGame(GeneratorGame):
             `Embedding`).
         fake_labels: "data" (fakes use the real batch's labels) or
             "uniform" (labels drawn uniformly at random).
-        d_steps, log_names, seed, name, **hooks: see
-            `kmgan.games.base.AdversarialGame`.
+        **kwargs: `kmgan.games.base.AdversarialGame`'s arguments (d_steps,
+            log_names, seed, name and the shared hooks).
     """
 
-    def __init__(
-        self,
-        generator,
-        num_classes=None,
-        fake_labels="data",
-        d_steps=1,
-        log_names=None,
-        seed=None,
-        name=None,
-        **hooks,
-    ):
-        super().__init__(
-            generator, d_steps=d_steps, log_names=log_names, seed=seed, name=name, **hooks
-        )
+    def __init__(self, generator, num_classes=None, fake_labels="data", **kwargs):
+        super().__init__(generator, **kwargs)
         num_classes = num_classes or infer_num_classes(generator)
         if not num_classes or int(num_classes) < 1:
             raise ValueError("Pass num_classes: it cannot be read from the generator's layers.")
@@ -270,16 +260,15 @@ class ConditionalGAN(ConditionalGame):
         loss: name in `kmgan.losses.LOSSES` or an `AdversarialLoss`.
         label_smoothing: one-sided smoothing of D's real target.
         d_steps: discriminator steps per generator step.
-        fake_labels: "data" or "uniform" (see module docs).
         seed: seed of the game's noise.
         name: model name.
-        **hooks: the shared hooks (`kmgan.games.hooks`): `evaluator`,
-            `score_weight`, `score_cap`, `gp_weight` (the penalty's critic
-            is D with the real batch's labels).
+        **kwargs: `ConditionalGame`'s `fake_labels` ("data" or "uniform",
+            see the module docs) and the shared hooks (`kmgan.games.hooks`):
+            `evaluator`, `score_weight`, `score_cap`, `gp_weight` (the
+            penalty's critic is D with the real batch's labels).
     """
 
     log_names = ("d_loss", "g_loss")
-    network_args = ("generator", "discriminator")
 
     def __init__(
         self,
@@ -289,28 +278,16 @@ class ConditionalGAN(ConditionalGame):
         loss="non_saturating",
         label_smoothing=0.0,
         d_steps=1,
-        fake_labels="data",
         seed=None,
         name="conditional_gan",
-        **hooks,
+        **kwargs,
     ):
         num_classes = num_classes or infer_num_classes(generator, discriminator)
         super().__init__(
-            generator,
-            num_classes=num_classes,
-            fake_labels=fake_labels,
-            d_steps=d_steps,
-            seed=seed,
-            name=name,
-            **hooks,
+            generator, num_classes=num_classes, d_steps=d_steps, seed=seed, name=name, **kwargs
         )
         x_index, label_index = split_conditional_inputs(discriminator, "discriminator")
-        in_shape = tuple(discriminator.inputs[x_index].shape[1:])
-        if in_shape != tuple(self.data_shape):
-            raise ValueError(
-                f"The discriminator takes data of shape {in_shape} but the "
-                f"generator produces {tuple(self.data_shape)}."
-            )
+        check_input_shape(discriminator, self.data_shape, "discriminator", index=x_index)
         if tuple(discriminator.outputs[0].shape[1:]) not in ((1,), ()):
             raise ValueError("The discriminator must output one logit per example.")
         self.discriminator = discriminator
@@ -321,15 +298,8 @@ class ConditionalGAN(ConditionalGame):
     def game_config(self):
         return {
             "num_classes": self.num_classes,
-            "loss": self.loss.name,
-            "label_smoothing": self.loss.label_smoothing,
+            **loss_config(self.loss),
             "fake_labels": self.fake_labels,
-        }
-
-    def player_variables(self):
-        return {
-            "discriminator": self.discriminator.trainable_variables,
-            "generator": self.generator.trainable_variables,
         }
 
     def discriminate_batch(self, x, labels, training=False):

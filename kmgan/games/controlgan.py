@@ -52,6 +52,7 @@ from keras import ops
 from kmgan import losses
 from kmgan.games.base import _check_model
 from kmgan.games.base import check_discriminator
+from kmgan.games.base import check_input_shape
 from kmgan.games.base import real_data
 from kmgan.games.conditional import ConditionalGame
 from kmgan.games.conditional import infer_num_classes
@@ -224,11 +225,7 @@ class ControlGAN(ConditionalGame):
             **hooks,
         )
         check_discriminator(discriminator, self.data_shape)
-        if tuple(classifier.inputs[0].shape[1:]) != tuple(self.data_shape):
-            raise ValueError(
-                f"The classifier takes inputs of shape {tuple(classifier.inputs[0].shape[1:])} "
-                f"but the generator produces {tuple(self.data_shape)}."
-            )
+        check_input_shape(classifier, self.data_shape, "classifier")
         if tuple(classifier.outputs[0].shape[1:]) != (self.num_classes,):
             raise ValueError(
                 f"The classifier must output {self.num_classes} class logits; got "

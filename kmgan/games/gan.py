@@ -15,6 +15,7 @@ from keras import ops
 from kmgan import losses
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
+from kmgan.games.base import loss_config
 from kmgan.games.base import real_data
 
 
@@ -44,7 +45,6 @@ class GAN(GeneratorGame):
     """
 
     log_names = ("d_loss", "g_loss")
-    network_args = ("generator", "discriminator")
     optimizer_defaults = {"learning_rate": 1e-4, "beta_1": 0.5}
 
     def __init__(
@@ -64,16 +64,7 @@ class GAN(GeneratorGame):
         self.loss = losses.get(loss, label_smoothing)
 
     def game_config(self):
-        return {
-            "loss": self.loss.name,
-            "label_smoothing": self.loss.label_smoothing,
-        }
-
-    def player_variables(self):
-        return {
-            "discriminator": self.discriminator.trainable_variables,
-            "generator": self.generator.trainable_variables,
-        }
+        return loss_config(self.loss)
 
     def play(self, data):
         real = real_data(data)

@@ -54,6 +54,7 @@ from keras import ops
 from kmgan import losses
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
+from kmgan.games.base import loss_config
 from kmgan.games.base import real_data
 from kmgan.nets.stacked import num_stacked
 from kmgan.nets.stacked import unstack_discriminator
@@ -185,8 +186,7 @@ class GMAN(GeneratorGame):
             "aggregator": self.aggregator,
             "lam": self.lam,
             "lambda_penalty": self.lambda_penalty,
-            "loss": self.loss.name,
-            "label_smoothing": self.loss.label_smoothing,
+            **loss_config(self.loss),
         }
 
     @property
@@ -241,7 +241,7 @@ class GMAN(GeneratorGame):
             p: d.trainable_variables
             for p, d in zip(self.discriminator_players, self.discriminator_models)
         }
-        players["generator"] = list(self.generator.trainable_variables)
+        players["generator"] = self.generator_variables()
         if self.aggregator == "auto":
             players["generator"].append(self.lambda_logit)
         return players

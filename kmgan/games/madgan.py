@@ -60,6 +60,7 @@ softmax probability of the real class.
 import keras
 from keras import ops
 
+from kmgan.games.base import check_input_shape
 from kmgan.games.base import real_data
 from kmgan.games.multi import MultiGeneratorGame
 from kmgan.games.multi import per_generator_mean
@@ -195,9 +196,6 @@ class MADGAN(MultiGeneratorGame):
             `kmgan.nets.madgan_discriminator`.
         loss: the generators' objective, "non_saturating" or "minimax".
         d_steps: discriminator steps per generator step.
-        samples_per_generator: fakes per generator per round (default
-            ceil(batch / K)).
-        same_noise: the same z for every generator in a round.
         similarity: lambda, the weight of MAD-GAN-Sim's competing term
             (0: plain MAD-GAN). With it on the game logs "g_sim" and the
             generators' step draws one z for all generators.
@@ -205,16 +203,19 @@ class MADGAN(MultiGeneratorGame):
             D's features.
         seed: seed of the game's noise.
         name: model name.
-        **hooks: the shared hooks (`kmgan.games.hooks`): `evaluator`,
-            `score_weight`, `score_cap`, `gp_weight` (its critic is D's
-            real-vs-fake log-odds, log D_K / (1 - D_K)).
+        **kwargs: `kmgan.games.multi.MultiGeneratorGame`'s
+            `samples_per_generator` (fakes per generator per round, default
+            ceil(batch / K)) and `same_noise` (the same z for every
+            generator in a round), and the shared hooks
+            (`kmgan.games.hooks`): `evaluator`, `score_weight`, `score_cap`,
+            `gp_weight` (its critic is D's real-vs-fake log-odds,
+            log D_K / (1 - D_K)).
 
     `compile()` without optimizers gives both players Adam(2e-4,
     beta_1=0.5), the DCGAN setting kmgan's MAD-GAN recipes use.
     """
 
     log_names = ("d_loss", "g_loss")
-    network_args = ("generator", "discriminator")
 
     def __init__(
         self,
@@ -222,25 +223,16 @@ class MADGAN(MultiGeneratorGame):
         discriminator,
         loss="non_saturating",
         d_steps=1,
-        samples_per_generator=None,
-        same_noise=False,
         similarity=0.0,
         margin=1.0,
         seed=None,
         name="madgan",
-        **hooks,
+        **kwargs,
     ):
         similarity, margin = float(similarity), float(margin)
         names = MADGAN.log_names + (("g_sim",) if similarity else ())
         super().__init__(
-            generator,
-            samples_per_generator=samples_per_generator,
-            same_noise=same_noise,
-            d_steps=d_steps,
-            log_names=names,
-            seed=seed,
-            name=name,
-            **hooks,
+            generator, d_steps=d_steps, log_names=names, seed=seed, name=name, **kwargs
         )
         if similarity < 0 or margin < 0:
             raise ValueError(f"similarity and margin must be >= 0; got {similarity} and {margin}.")
@@ -267,21 +259,13 @@ class MADGAN(MultiGeneratorGame):
             "margin": self.margin,
         }
 
-    def player_variables(self):
-        return {
-            "discriminator": self.discriminator.trainable_variables,
-            "generator": self.generator_variables(),
-        }
-
     def play(self, data):
         real = real_data(data)
         per_gen = self.block_size(ops.shape(real)[0])
         D = self.discriminator
 
         for _ in range(self.d_steps):
-            z = self.block_noise(per_gen)
-            fake, assignment = self.generate_blocks(z, per_gen, training=True)
-            fake = ops.stop_gradient(fake)
+            fake, assignment = self.d_step_fakes(per_gen)
             d_loss = self.minimize(
                 "discriminator",
                 lambda: (
@@ -330,14 +314,7 @@ class MADGAN(MultiGeneratorGame):
 
 
 def _check_discriminator(discriminator, data_shape, k):
-    if not isinstance(discriminator, keras.Model):
-        raise TypeError(f"The discriminator must be a keras.Model, got {type(discriminator)}.")
-    in_shape = tuple(discriminator.inputs[0].shape[1:])
-    if in_shape != tuple(data_shape):
-        raise ValueError(
-            f"The discriminator takes inputs of shape {in_shape} but the "
-            f"generators produce {tuple(data_shape)}."
-        )
+    check_input_shape(discriminator, data_shape, "discriminator", maker="the generators produce")
     outs = [tuple(o.shape[1:]) for o in discriminator.outputs]
     if outs != [(k + 1,)]:
         raise ValueError(

@@ -24,17 +24,36 @@ One round (Algorithm 1 of the paper):
 The generators and the gate move together, on gradients taken at the same
 point (Algorithm 1 computes FI once and trains on it): one backward pass
 of L_adv + lambda * L_LB in which L_LB reaches the gate but not the
-generators (the gate is run a second time, in the same batched call, on
-stop-gradient features for L_LB). With `d_steps` = 1 the round's fake batch
-(z and Gumbel noise) is the one D trained on, as in Algorithm 1; with more
-D steps (WGAN-GP's 5) each D step draws fresh noise and the generator step
+generators (the gate is run a second time on stop-gradient features for
+L_LB; see `mixture`). With `d_steps` = 1 the round's fake batch (z and
+Gumbel noise) is the one D trained on, as in Algorithm 1; with more D
+steps (WGAN-GP's 5) each D step draws fresh noise and the generator step
 reuses the last.
 
-Only the chosen expert's image reaches D, so an expert learns only from the
-z the gate gives it; the gate learns (through the straight-through
-gradient) which expert makes the most convincing image for z. That is what
-makes the experts specialise. Defaults from the paper: n in {3, 5, 10},
-batch 64, lambda = 100, m = 100, the DCGAN loss or WGAN-GP.
+Which gradient reaches the experts. D sees FI, the chosen expert's image
+(eq. 6, Fig. 2), and FI's gradient reaches the chosen expert only (g is
+one-hot in the forward pass). But the gate reads every expert's features
+f_j (eq. 5), so the full gradient of L_adv (Algorithm 1, line 18, read
+literally) also reaches all n experts through GN and the STGS, for every
+z, chosen or not: it moves f_j to change the gate's logits, not o_j to
+fool D. That is the default (`detach_features=False`), the paper's form
+as we read it; the authors' code (heykeetae/MEGAN) was not available to
+check it. `detach_features=True` stops that path: the gate reads
+stop-gradient features, an expert learns only from the images the gate
+chose it for, and the gate still learns which expert's image suits z
+(the straight-through gradient reaches its weights). On full MNIST (10
+experts, width 32, batch 64, issue 17) the gate path was 1.3-2.9x the
+image path's gradient norm over rounds 200-1,000 and, at fixed weights,
+grows about as 1/tau (2.2x at tau = 0.5, 3.9x at 0.18, 8.7x at 0.03); the
+paper's form then ends with experts that draw noise and D winning (see
+the README's MEGAN section for the before/after table). Use
+`detach_features=True` for images.
+
+The gate's assignment is what makes the experts specialise: an expert
+improves on the z the gate gives it, and the gate learns (through the
+straight-through gradient) which expert makes the most convincing image
+for z. Defaults from the paper: n in {3, 5, 10}, batch 64, lambda = 100,
+m = 100, the DCGAN loss or WGAN-GP.
 
 For GAM battles the MEGAN's discriminator is D: P(real | x) = sigmoid(D(x)).
 The sampler (`export_sampler`) picks the expert as the game does: a
@@ -78,6 +97,11 @@ class MEGAN(MultiGeneratorGame):
         d_steps: discriminator steps per round (WGAN-GP uses 5).
         initial_temperature, temperature_decay, min_temperature: the
             schedule tau = max(initial * exp(-decay * iteration), min).
+        detach_features: the gate reads the experts' features through a
+            stop-gradient, so each expert learns only from the images the
+            gate chose it for (kmgan's fix for images, issue 17; see the
+            module docstring). False (default): the paper's Algorithm 1,
+            where L_adv also reaches every expert through the gate.
         seed: seed of the game's noise.
         name: model name.
         **hooks: the shared hooks (`kmgan.games.hooks`): `gp_weight`, the
@@ -106,6 +130,7 @@ class MEGAN(MultiGeneratorGame):
         initial_temperature=0.5,
         temperature_decay=1e-3,
         min_temperature=1e-3,
+        detach_features=False,
         seed=None,
         name="megan",
         **hooks,
@@ -134,6 +159,7 @@ class MEGAN(MultiGeneratorGame):
         self.min_temperature = float(min_temperature)
         if not self.min_temperature > 0:
             raise ValueError("min_temperature must be > 0 (tau divides the logits).")
+        self.detach_features = bool(detach_features)
 
     def game_config(self):
         return {
@@ -143,6 +169,7 @@ class MEGAN(MultiGeneratorGame):
             "initial_temperature": self.initial_temperature,
             "temperature_decay": self.temperature_decay,
             "min_temperature": self.min_temperature,
+            "detach_features": self.detach_features,
         }
 
     def _set_generator(self, experts):
@@ -178,26 +205,43 @@ class MEGAN(MultiGeneratorGame):
             self.min_temperature,
         )
 
-    def mixture(self, z, noise, temperature, training=False):
+    def mixture(self, z, noise, temperature, training=False, balance=False):
         """FI = sum_j g_j o_j for a batch z.
 
-        The gate reads the experts' features through a stop-gradient: an
-        expert's weights get gradient only from its own image, where the
-        gate selected it (see the module docstring).
+        With `detach_features` the gate reads stop-gradient features, so an
+        expert's weights get gradient only from its own image, where the gate
+        selected it; otherwise (the paper's form) L_adv also reaches every
+        expert through the gate's reading of its features f_j.
 
         Args:
             z: (batch, latent_dim).
             noise: (batch, n) Gumbel noise of the STGS.
             temperature: tau.
             training: training flag of the experts and the gate.
+            balance: also return the assignments for L_LB, which reach the
+                gate but never the experts' features.
 
         Returns:
             `(fake, assignment)`: the (batch, ...) fake images and the
-            (batch, n) straight-through one-hot assignments g.
+            (batch, n) straight-through one-hot assignments g; with
+            `balance`, `(fake, assignment, balance_assignment)` (equal
+            values; the last carries L_LB's gradient to the gate only).
         """
         samples, features = self.experts(z, training=training)
-        logits = self.gate([z, ops.stop_gradient(features)], training=training)
-        return self.select(samples, logits, noise, temperature)
+        if self.detach_features:
+            logits = self.gate([z, ops.stop_gradient(features)], training=training)
+            fake, g = self.select(samples, logits, noise, temperature)
+            return (fake, g, g) if balance else (fake, g)
+        logits = self.gate([z, features], training=training)
+        fake, g = self.select(samples, logits, noise, temperature)
+        if not balance:
+            return fake, g
+        # The gate again on stop-gradient features, for L_LB. Not one call on
+        # [f, stop_gradient(f)]: batch norm's statistics over both halves
+        # would pass on only half of their gradient to f. The second call's
+        # (equal) batch statistics also update the gate's moving averages.
+        balance_logits = self.gate([z, ops.stop_gradient(features)], training=training)
+        return fake, g, straight_through_gumbel_softmax(balance_logits, temperature, noise)
 
     def select(self, samples, logits, noise, temperature):
         """STGS assignments g from the gate's logits and FI = sum_j g_j o_j.
@@ -215,20 +259,40 @@ class MEGAN(MultiGeneratorGame):
         shape = (-1, self.num_generators) + (1,) * len(self.data_shape)
         return ops.sum(samples * ops.reshape(ops.cast(g, samples.dtype), shape), axis=1), g
 
-    def generator_objective(self, fake, assignment, training=False):
+    def generator_objective(self, fake, assignment, training=False, balance_assignment=None):
         """The experts' and the gate's losses for a round's fakes.
 
         Args:
             fake: FI, (batch, ...).
             assignment: the (batch, n) STGS assignments that made it.
             training: D's training flag.
+            balance_assignment: the assignments L_LB is computed on (default
+                `assignment`; `mixture(..., balance=True)` gives them).
 
         Returns:
             `(adv, lb)`: L_adv^G(D(FI)) and L_LB (eq. 9) of the assignments;
             the move descends adv + lam * lb.
         """
         adv = self.loss.generator(self.discriminator(fake, training=training))
-        return adv, load_balancing_loss(assignment)
+        if balance_assignment is None:
+            balance_assignment = assignment
+        return adv, load_balancing_loss(balance_assignment)
+
+    def generator_loss(self, z, noise, temperature, training=True):
+        """The loss the experts and the gate descend together: L_adv + lam * L_LB.
+
+        Args:
+            z: (batch, latent_dim).
+            noise: (batch, n) Gumbel noise.
+            temperature: tau.
+            training: training flag of every network.
+
+        Returns:
+            `(loss, (adv, lb, assignment, fake))`.
+        """
+        fake, g, balance_g = self.mixture(z, noise, temperature, training, balance=True)
+        adv, lb = self.generator_objective(fake, g, training, balance_g)
+        return adv + self.lam * lb, (adv, lb, g, fake)
 
     def play(self, data):
         real = real_data(data)
@@ -249,9 +313,8 @@ class MEGAN(MultiGeneratorGame):
             d_loss = self.minimize("discriminator", d_loss_fn)
 
         def g_loss_fn():
-            fake, g = self.mixture(z, noise, tau, training=True)
-            adv, lb = self.generator_objective(fake, g, training=True)
-            return self.guide(adv + self.lam * lb, fake, real), (adv, lb, ops.mean(g, axis=0))
+            loss, (adv, lb, g, fake) = self.generator_loss(z, noise, tau, training=True)
+            return self.guide(loss, fake, real), (adv, lb, ops.mean(g, axis=0))
 
         _, (g_loss, lb_loss, usage) = self.minimize(["generator", "gate"], g_loss_fn)
         logs = {"d_loss": d_loss, "g_loss": g_loss, "lb_loss": lb_loss, "temperature": tau}

@@ -57,6 +57,8 @@ import numpy as np
 from keras import ops
 
 from kmgan import losses
+from kmgan.games.base import check_input_shape
+from kmgan.games.base import loss_config
 from kmgan.games.base import real_data
 from kmgan.games.multi import MultiGeneratorGame
 from kmgan.games.multi import per_generator_mean
@@ -164,11 +166,6 @@ class MGAN(MultiGeneratorGame):
         loss: adversarial loss of D and G (name in `kmgan.losses.LOSSES`).
         label_smoothing: one-sided smoothing of D's real target.
         d_steps: D/C steps per generator step.
-        samples_per_generator: fakes per generator per round (default
-            ceil(batch / K); the authors' code uses 32 per generator against
-            64 real examples).
-        same_noise: the same z for every generator in a round (the authors'
-            code); default fresh z per generator.
         classifier_weight: weight of L_C in the D/C step; None gives beta
             (eq. 2: C minimises beta * L_C); the authors' code uses 1.0 here
             (its D/C loss is L_D + L_C) and beta only in G's loss.
@@ -178,7 +175,11 @@ class MGAN(MultiGeneratorGame):
             layer producing the second output.
         seed: seed of the game's noise.
         name: model name.
-        **hooks: the shared hooks (`kmgan.games.hooks`): `evaluator`,
+        **kwargs: `kmgan.games.multi.MultiGeneratorGame`'s
+            `samples_per_generator` (default ceil(batch / K); the authors'
+            code uses 32 per generator against 64 real examples) and
+            `same_noise` (the authors' code feeds every generator the same
+            z), and the shared hooks (`kmgan.games.hooks`): `evaluator`,
             `score_weight`, `score_cap`, `gp_weight` (on D's head).
 
     `compile()` without optimizers gives every player the paper's Adam(2e-4,
@@ -187,7 +188,6 @@ class MGAN(MultiGeneratorGame):
     """
 
     log_names = ("d_loss", "c_loss", "g_loss")
-    network_args = ("generator", "discriminator")
     optimizer_roles = ("discriminator", "generator", "classifier")
     tied_optimizers = {"classifier": "discriminator"}
 
@@ -200,23 +200,13 @@ class MGAN(MultiGeneratorGame):
         loss="non_saturating",
         label_smoothing=0.0,
         d_steps=1,
-        samples_per_generator=None,
-        same_noise=False,
         classifier_weight=None,
         classifier_layer="classifier",
         seed=None,
         name="mgan",
-        **hooks,
+        **kwargs,
     ):
-        super().__init__(
-            generator,
-            samples_per_generator=samples_per_generator,
-            same_noise=same_noise,
-            d_steps=d_steps,
-            seed=seed,
-            name=name,
-            **hooks,
-        )
+        super().__init__(generator, d_steps=d_steps, seed=seed, name=name, **kwargs)
         if variant not in MGAN_VARIANTS:
             raise ValueError(f"variant must be one of {MGAN_VARIANTS}, got {variant!r}.")
         if beta < 0:
@@ -234,8 +224,7 @@ class MGAN(MultiGeneratorGame):
         return {
             "beta": self.beta,
             "variant": self.variant,
-            "loss": self.loss.name,
-            "label_smoothing": self.loss.label_smoothing,
+            **loss_config(self.loss),
             "samples_per_generator": self.samples_per_generator,
             "same_noise": self.same_noise,
             "classifier_weight": self.classifier_weight,
@@ -262,9 +251,7 @@ class MGAN(MultiGeneratorGame):
             return D(x, training=training)[0]
 
         for _ in range(self.d_steps):
-            z = self.block_noise(per_gen)
-            fake, assignment = self.generate_blocks(z, per_gen, training=True)
-            fake = ops.stop_gradient(fake)
+            fake, assignment = self.d_step_fakes(per_gen)
 
             def d_and_c_loss():
                 d_real, _ = D(real, training=True)
@@ -301,14 +288,7 @@ class MGAN(MultiGeneratorGame):
 
 
 def _check_discriminator(discriminator, data_shape, m):
-    if not isinstance(discriminator, keras.Model):
-        raise TypeError(f"The discriminator must be a keras.Model, got {type(discriminator)}.")
-    in_shape = tuple(discriminator.inputs[0].shape[1:])
-    if in_shape != tuple(data_shape):
-        raise ValueError(
-            f"The discriminator takes inputs of shape {in_shape} but the "
-            f"generators produce {tuple(data_shape)}."
-        )
+    check_input_shape(discriminator, data_shape, "discriminator", maker="the generators produce")
     outs = [tuple(o.shape[1:]) for o in discriminator.outputs]
     if len(outs) != 2 or outs[0] not in ((1,), ()) or outs[1] != (m,):
         raise ValueError(

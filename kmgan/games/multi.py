@@ -61,24 +61,12 @@ class MultiGeneratorGame(AdversarialGame):
         same_noise: feed every generator the same z in a round (block k of
             the noise is block 0), as the MGAN authors' code does
             (`same_input=True`); the default draws fresh z per block.
-        d_steps, log_names, seed, name, **hooks: see
-            `kmgan.games.base.AdversarialGame`.
+        **kwargs: `kmgan.games.base.AdversarialGame`'s arguments (d_steps,
+            log_names, seed, name and the shared hooks).
     """
 
-    def __init__(
-        self,
-        generator,
-        samples_per_generator=None,
-        same_noise=False,
-        d_steps=1,
-        log_names=None,
-        seed=None,
-        name=None,
-        **hooks,
-    ):
-        super().__init__(
-            generator, d_steps=d_steps, log_names=log_names, seed=seed, name=name, **hooks
-        )
+    def __init__(self, generator, samples_per_generator=None, same_noise=False, **kwargs):
+        super().__init__(generator, **kwargs)
         if samples_per_generator is not None and int(samples_per_generator) < 1:
             raise ValueError(f"samples_per_generator must be >= 1, got {samples_per_generator}.")
         self.samples_per_generator = (
@@ -117,9 +105,8 @@ class MultiGeneratorGame(AdversarialGame):
 
     # ---------------------------------------------------------------- saving
     # A whole game saves to `.keras` like GAN and GMAN: its networks are
-    # serialized inside its config (see `AdversarialGame.get_config`).
-    network_args = ("generator",)
-
+    # serialized inside its config (see `AdversarialGame.get_config`), K
+    # independent generators as a list.
     def get_config(self):
         config = super().get_config()
         if getattr(self, "generators", None) is not None:
@@ -160,6 +147,17 @@ class MultiGeneratorGame(AdversarialGame):
         k = self.num_generators
         index = ops.arange(k * per_generator) // per_generator
         return ops.one_hot(index, k, dtype="float32")
+
+    def d_step_fakes(self, per_generator):
+        """A discriminator step's fakes: fresh `block_noise` through
+        `generate_blocks` (training mode), with no gradient to the generators.
+
+        Returns:
+            `(fakes, assignment)`, as `generate_blocks`.
+        """
+        z = self.block_noise(per_generator)
+        fake, assignment = self.generate_blocks(z, per_generator, training=True)
+        return ops.stop_gradient(fake), assignment
 
     def generate_blocks(self, z, per_generator, training=False):
         """The fake batch: block k of `z` (per_generator rows) through G_k.

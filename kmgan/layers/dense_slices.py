@@ -9,59 +9,30 @@
 """
 
 import keras
-from keras import layers
 from keras import ops
 
 from kmgan.checks import check_positive_int
+from kmgan.layers.slices import SlicedLayer
 from kmgan.layers.slices import stacked_initializer
 
 __all__ = ["GroupedDense", "MultiDense"]
 
 
-class _DenseSlices(layers.Layer):
-    """What `MultiDense` and `GroupedDense` share: K kernels (K, d, units),
-    K biases (K, units), an activation, and their config."""
+class _DenseSlices(SlicedLayer):
+    """What `MultiDense` and `GroupedDense` share: K kernels (K, d, units)
+    and K biases (K, units), as `SlicedLayer`."""
 
-    def __init__(
-        self,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        **kwargs,
-    ):
+    def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int(units, "units")
-        self.activation = keras.activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
 
     def _build_slices(self, k, d):
-        self.kernel = self.add_weight(
-            shape=(k, d, self.units),
-            initializer=stacked_initializer(self.kernel_initializer),
-            name="kernel",
+        self._add_kernel_and_bias(
+            (k, d, self.units), stacked_initializer(self.kernel_initializer), (k, self.units)
         )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(k, self.units), initializer=self.bias_initializer, name="bias"
-            )
-
-    def _activate(self, y):
-        return self.activation(y) if self.activation is not None else y
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            units=self.units,
-            activation=keras.activations.serialize(self.activation),
-            use_bias=self.use_bias,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-        )
-        return config
+        return {**super().get_config(), "units": self.units}
 
 
 @keras.saving.register_keras_serializable(package="kmgan")
@@ -140,9 +111,7 @@ class GroupedDense(_DenseSlices):
             y = ops.einsum("bd,kdu->bku", x, self.kernel)
         else:
             y = ops.einsum("bkd,kdu->bku", x, self.kernel)
-        if self.use_bias:
-            y = y + self.bias
-        return self._activate(y)
+        return self._add_bias_and_activate(y)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_groups, self.units)

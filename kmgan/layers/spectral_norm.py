@@ -39,7 +39,7 @@ class _SpectralNorm:
         super().build(input_shape)
         self.power_iterations = int(self.power_iterations)
         self.sn_u = self.add_weight(
-            shape=(1, getattr(self, self._units_attr)),
+            shape=(1, self.kernel.shape[-1]),  # the filters or units
             initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self._sn_seed),
             trainable=False,
             name="sn_u",
@@ -71,7 +71,8 @@ class _SpectralNorm:
         return kernel / self.spectral_norm(kernel, training=training)
 
     def _linear(self, inputs, kernel):
-        raise NotImplementedError
+        """The layer's product with `kernel` (Dense's; Conv2D overrides it)."""
+        return ops.matmul(inputs, kernel)
 
     def _bias(self):
         return self.bias
@@ -114,8 +115,6 @@ class SpectralConv2D(_SpectralNorm, layers.Conv2D):
         *args, **kwargs: as `keras.layers.Conv2D`.
     """
 
-    _units_attr = "filters"
-
     def _linear(self, inputs, kernel):
         return self.convolution_op(inputs, kernel)
 
@@ -134,8 +133,3 @@ class SpectralDense(_SpectralNorm, layers.Dense):
         sn_seed: optional int seed of the initial power-iteration vector.
         *args, **kwargs: as `keras.layers.Dense`.
     """
-
-    _units_attr = "units"
-
-    def _linear(self, inputs, kernel):
-        return ops.matmul(inputs, kernel)

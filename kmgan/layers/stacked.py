@@ -42,10 +42,9 @@ import numpy as np
 from keras import layers
 from keras import ops
 
-from kmgan.checks import check_conv_args
 from kmgan.checks import check_positive_int
 from kmgan.layers.dense_slices import GroupedDense
-from kmgan.layers.slices import conv_slices_initializer
+from kmgan.layers.slices import ConvSlices
 
 __all__ = ["CONV_IMPLEMENTATIONS", "StackedConv2D", "StackedDense", "StackedFlatten"]
 
@@ -59,7 +58,7 @@ def _accelerator_present():
 
 
 @keras.saving.register_keras_serializable(package="kmgan")
-class StackedConv2D(layers.Layer):
+class StackedConv2D(ConvSlices):
     """N independent 2-D convolutions, the N inputs and outputs side by side on channels.
 
     Discriminator i reads input channels [i*c_in, (i+1)*c_in) and writes
@@ -73,17 +72,19 @@ class StackedConv2D(layers.Layer):
         num_discriminators: N.
         filters: output channels of one discriminator.
         kernel_size, strides, padding: as `keras.layers.Conv2D`.
-        use_bias: whether each convolution has a bias.
-        activation: Keras activation name.
-        shared_input: the N convolutions read one shared input.
+        shared_input: the N convolutions read one shared input (keyword
+            only, as the rest).
         implementation: "grouped" (one grouped convolution), "im2col"
             (patches and one batched matrix product), "split" (N
             convolutions on channel slices) or "auto" ("im2col" on a CPU,
             "grouped" on an accelerator); see the module docstring.
-        kernel_initializer, bias_initializer: initializers of ONE
-            discriminator's kernel (kh, kw, c_in, filters) and bias; the N
-            kernel slices are drawn independently.
+        use_bias, activation, kernel_initializer, bias_initializer: as
+            `kmgan.layers.slices.SlicedLayer` (for ONE discriminator's
+            kernel (kh, kw, c_in, filters) and bias; the N kernel slices
+            are drawn independently).
     """
+
+    IMPLEMENTATIONS = CONV_IMPLEMENTATIONS
 
     def __init__(
         self,
@@ -92,51 +93,22 @@ class StackedConv2D(layers.Layer):
         kernel_size,
         strides=1,
         padding="valid",
-        use_bias=True,
-        activation=None,
+        *,
         shared_input=False,
-        implementation="auto",
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.num_discriminators = check_positive_int(num_discriminators, "num_discriminators")
-        self.filters, self.kernel_size, self.strides, self.padding = check_conv_args(
-            filters, kernel_size, strides, padding
-        )
-        self.use_bias = bool(use_bias)
-        self.activation = keras.activations.get(activation)
+        num_discriminators = check_positive_int(num_discriminators, "num_discriminators")
+        super().__init__(num_discriminators, filters, kernel_size, strides, padding, **kwargs)
         self.shared_input = bool(shared_input)
-        if implementation not in CONV_IMPLEMENTATIONS:
-            raise ValueError(
-                f"implementation must be one of {CONV_IMPLEMENTATIONS}, got {implementation!r}."
-            )
-        self.implementation = implementation
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    @property
+    def num_discriminators(self):
+        return self.num_slices
 
     def build(self, input_shape):
         channels = int(input_shape[-1])
-        n = self.num_discriminators
-        if self.shared_input:
-            c_in = channels
-        else:
-            if channels % n:
-                raise ValueError(
-                    f"{self.name}: a stacked input has N * c channels; got {channels} "
-                    f"channels for N = {n}."
-                )
-            c_in = channels // n
-        self.kernel = self.add_weight(
-            shape=self.kernel_size + (c_in, n * self.filters),
-            initializer=conv_slices_initializer(self.kernel_initializer, n),
-            name="kernel",
-        )
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(n * self.filters,), initializer=self.bias_initializer, name="bias"
-            )
+        c_in = channels if self.shared_input else self._slice_channels(channels)
+        self._add_conv_weights(self.kernel_size + (c_in, self.num_slices * self.filters))
 
     def resolved_implementation(self):
         """The implementation a call uses now ("grouped", "im2col" or "split")."""
@@ -164,9 +136,7 @@ class StackedConv2D(layers.Layer):
                 ],
                 axis=-1,
             )
-        if self.use_bias:
-            y = y + self.bias
-        return self.activation(y) if self.activation is not None else y
+        return self._add_bias_and_activate(y)
 
     def _im2col_conv(self, x):
         """The grouped convolution as patches times kernels: kh*kw strided
@@ -202,33 +172,17 @@ class StackedConv2D(layers.Layer):
         y = ops.transpose(ops.matmul(patches, kernel), (1, 0, 2))  # (pixels, N, f)
         return ops.reshape(y, (-1, ho, wo, n * f))
 
-    def compute_output_shape(self, input_shape):
-        spatial = []
-        for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
-            if size is None:
-                spatial.append(None)
-            elif self.padding == "same":
-                spatial.append(math.ceil(size / s))
-            else:
-                spatial.append((size - k) // s + 1)
-        return (input_shape[0], *spatial, self.num_discriminators * self.filters)
+    def _output_side(self, size, kernel_size, stride):
+        if self.padding == "same":
+            return math.ceil(size / stride)
+        return (size - kernel_size) // stride + 1
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_discriminators=self.num_discriminators,
-            filters=self.filters,
-            kernel_size=self.kernel_size,
-            strides=self.strides,
-            padding=self.padding,
-            use_bias=self.use_bias,
-            activation=keras.activations.serialize(self.activation),
-            shared_input=self.shared_input,
-            implementation=self.implementation,
-            kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-            bias_initializer=keras.initializers.serialize(self.bias_initializer),
-        )
-        return config
+        return {
+            **super().get_config(),
+            "num_discriminators": self.num_discriminators,
+            "shared_input": self.shared_input,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kmgan")

@@ -16,7 +16,9 @@ __all__ = [
     "SeedStream",
     "dcgan_batch_norm",
     "dcgan_kernel_init",
+    "leaky_block",
     "leaky_relu",
+    "relu_block",
 ]
 
 #: Leaky ReLU slope used throughout (Radford et al. 2015; the GMAN report).
@@ -65,12 +67,14 @@ def dcgan_kernel_init(seeds):
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02, seed=seeds())
 
 
-def dcgan_batch_norm(seeds, name):
+def dcgan_batch_norm(seeds, name, center=True):
     """BatchNormalization with gamma ~ N(1, 0.02), the DCGAN reference init.
 
     Args:
         seeds: A `SeedStream`.
         name: Layer name.
+        center: Whether the layer has an offset beta (MGAN's generators
+            fix it at zero: False).
 
     Returns:
         A `keras.layers.BatchNormalization` layer.
@@ -78,6 +82,7 @@ def dcgan_batch_norm(seeds, name):
     return layers.BatchNormalization(
         momentum=BN_MOMENTUM,
         epsilon=BN_EPSILON,
+        center=center,
         gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02, seed=seeds()),
         name=name,
     )
@@ -93,3 +98,53 @@ def leaky_relu(name):
         A `keras.layers.LeakyReLU` layer.
     """
     return layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=name)
+
+
+def relu_block(x, layer, seeds, center=True):
+    """`layer`, then DCGAN batch norm and ReLU: a generator block.
+
+    The batch norm is "<name>_bn" and the ReLU "<name>_relu", after the
+    layer's name. Build `layer` (and so draw its initializer's seed) before
+    calling: the batch norm's seed is drawn here, after it.
+
+    Args:
+        x: Input tensor.
+        layer: The block's Dense or (transposed) convolution layer.
+        seeds: A `SeedStream`.
+        center: The batch norm's offset (see `dcgan_batch_norm`).
+
+    Returns:
+        The block's output tensor.
+    """
+    x = layer(x)
+    x = dcgan_batch_norm(seeds, name=f"{layer.name}_bn", center=center)(x)
+    return layers.ReLU(name=f"{layer.name}_relu")(x)
+
+
+def leaky_block(x, layer, seeds, batch_norm=True, dropout=0.0, seed_dropout=False):
+    """`layer`, then optional batch norm, LeakyReLU(0.2), optional dropout.
+
+    The layers after `layer` are named after it: "<name>_bn",
+    "<name>_lrelu", "<name>_dropout". Build `layer` before calling: the
+    seeds of the batch norm (and dropout) are drawn here, after its own.
+
+    Args:
+        x: Input tensor.
+        layer: The block's Dense or convolution layer.
+        seeds: A `SeedStream`.
+        batch_norm: Whether a DCGAN batch norm follows the layer.
+        dropout: Dropout rate in [0, 1); 0 adds no Dropout layer.
+        seed_dropout: Whether the Dropout layer's seed is drawn from
+            `seeds` (else it draws from Keras' global RNG).
+
+    Returns:
+        The block's output tensor.
+    """
+    x = layer(x)
+    if batch_norm:
+        x = dcgan_batch_norm(seeds, name=f"{layer.name}_bn")(x)
+    x = leaky_relu(name=f"{layer.name}_lrelu")(x)
+    if dropout > 0:
+        seed = seeds() if seed_dropout else None
+        x = layers.Dropout(dropout, seed=seed, name=f"{layer.name}_dropout")(x)
+    return x

@@ -25,17 +25,14 @@ of shape (batch,).
 import keras
 from keras import layers
 
-from kmgan.nets.dcgan import DEFAULT_D_DEPTH
-from kmgan.nets.dcgan import MAX_FILTER_MULTIPLIER
-from kmgan.nets.dcgan import _n_upsamplings
-from kmgan.nets.layers import SUPPORTED_SPATIAL
-from kmgan.nets.layers import SeedStream
-from kmgan.nets.layers import check_dropout
-from kmgan.nets.layers import check_image_shape
-from kmgan.nets.layers import check_positive_int
-from kmgan.nets.layers import dcgan_batch_norm
-from kmgan.nets.layers import dcgan_kernel_init
-from kmgan.nets.layers import leaky_relu
+from kmgan.checks import check_dropout
+from kmgan.checks import check_positive_int
+from kmgan.nets.blocks import SeedStream
+from kmgan.nets.blocks import dcgan_kernel_init
+from kmgan.nets.dcgan import discriminator_blocks
+from kmgan.nets.dcgan import discriminator_depth
+from kmgan.nets.dcgan import generator_layers
+from kmgan.nets.shapes import check_image_shape
 
 
 def conditional_generator(
@@ -71,10 +68,6 @@ def conditional_generator(
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     image_shape = check_image_shape(image_shape)
     seeds = SeedStream(seed)
-    size, _, channels = image_shape
-    start = SUPPORTED_SPATIAL[size]
-    n_up = _n_upsamplings(size)
-    filters = base_filters * 2 ** (n_up - 1)
 
     z = keras.Input((latent_dim,), name="z")
     y = keras.Input((), dtype="int32", name="labels")
@@ -91,37 +84,7 @@ def conditional_generator(
         name="label_embedding",
     )(y)
     x = layers.Concatenate(name="z_and_label")([z, e])
-    x = layers.Dense(
-        start * start * filters,
-        use_bias=False,
-        kernel_initializer=dcgan_kernel_init(seeds),
-        name="project",
-    )(x)
-    x = dcgan_batch_norm(seeds, name="project_bn")(x)
-    x = layers.ReLU(name="project_relu")(x)
-    x = layers.Reshape((start, start, filters), name="reshape")(x)
-    for i in range(1, n_up):
-        filters //= 2
-        x = layers.Conv2DTranspose(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"up{i}",
-        )(x)
-        x = dcgan_batch_norm(seeds, name=f"up{i}_bn")(x)
-        x = layers.ReLU(name=f"up{i}_relu")(x)
-    image = layers.Conv2DTranspose(
-        channels,
-        kernel_size,
-        strides=2,
-        padding="same",
-        activation="tanh",
-        kernel_initializer=dcgan_kernel_init(seeds),
-        name="image",
-    )(x)
+    image = generator_layers(x, image_shape, base_filters, kernel_size, seeds)
     return keras.Model([z, y], image, name=name)
 
 
@@ -143,7 +106,8 @@ def conditional_discriminator(
         base_filters: channels of the first block.
         dropout: dropout rate after each block, in [0, 1).
         kernel_size: convolution kernel size.
-        depth: number of stride-2 blocks (default: mirror of the generator).
+        depth: number of stride-2 blocks (default: mirror of the generator;
+            at most `kmgan.nets.max_discriminator_depth(image_shape)`).
         name: model name.
         seed: optional int seeding every initializer.
 
@@ -156,7 +120,7 @@ def conditional_discriminator(
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     dropout = check_dropout(dropout)
     image_shape = check_image_shape(image_shape)
-    depth = check_positive_int(depth or DEFAULT_D_DEPTH[image_shape[0]], "depth")
+    depth = discriminator_depth(image_shape, depth)
     seeds = SeedStream(seed)
     h, w, _ = image_shape
 
@@ -170,22 +134,7 @@ def conditional_discriminator(
     )(y)
     e = layers.Reshape((h, w, 1), name="label_map")(e)
     x = layers.Concatenate(axis=-1, name="image_and_label")([image, e])
-    for i in range(depth):
-        filters = base_filters * min(2**i, MAX_FILTER_MULTIPLIER)
-        x = layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=(i == 0),
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"conv{i + 1}",
-        )(x)
-        if i > 0:
-            x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)
-        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
-        if dropout:
-            x = layers.Dropout(dropout, seed=seeds(), name=f"conv{i + 1}_dropout")(x)
+    x = discriminator_blocks(x, depth, base_filters, kernel_size, dropout, seeds, seed_dropout=True)
     x = layers.Flatten(name="flatten")(x)
     logit = layers.Dense(1, kernel_initializer=dcgan_kernel_init(seeds), name="logit")(x)
     return keras.Model([image, y], logit, name=name)

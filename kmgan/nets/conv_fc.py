@@ -44,9 +44,9 @@ from kmgan.checks import check_dropout
 from kmgan.checks import check_positive_int
 from kmgan.checks import check_units
 from kmgan.nets.blocks import SeedStream
-from kmgan.nets.blocks import dcgan_batch_norm
 from kmgan.nets.blocks import dcgan_kernel_init
-from kmgan.nets.blocks import leaky_relu
+from kmgan.nets.blocks import leaky_block
+from kmgan.nets.dcgan import discriminator_blocks
 from kmgan.nets.shapes import check_image_shape
 
 #: Image sizes the conv+FC nets support (the report's 32x32, plus MNIST's 28).
@@ -54,6 +54,13 @@ CONV_FC_SIZES = (28, 32)
 
 #: Number of convolutional layers (GMAN report, section 4.2).
 N_CONV = 3
+
+
+def _bn_dense(units, seeds, name):
+    """A Dense layer without bias (a batch norm follows), N(0, 0.02) weights."""
+    return layers.Dense(
+        units, use_bias=False, kernel_initializer=dcgan_kernel_init(seeds), name=name
+    )
 
 
 def conv_fc_generator(
@@ -98,26 +105,18 @@ def conv_fc_generator(
     height, width, channels = image_shape
     side = height // 4
     z = keras.Input(shape=(latent_dim,), name="z")
-    x = layers.Dense(
-        side * side * 4 * base_filters,
-        use_bias=False,
-        kernel_initializer=dcgan_kernel_init(seeds),
-        name="project",
-    )(z)
-    x = dcgan_batch_norm(seeds, name="project_bn")(x)
-    x = leaky_relu(name="project_lrelu")(x)
+    x = leaky_block(z, _bn_dense(side * side * 4 * base_filters, seeds, "project"), seeds)
     x = layers.Reshape((side, side, 4 * base_filters), name="reshape")(x)
     for i, mult in enumerate((4, 2, 1)[:N_CONV]):
-        x = layers.Conv2D(
+        conv = layers.Conv2D(
             mult * base_filters,
             kernel_size,
             padding="same",
             use_bias=False,
             kernel_initializer=dcgan_kernel_init(seeds),
             name=f"conv{i + 1}",
-        )(x)
-        x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)
-        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
+        )
+        x = leaky_block(x, conv, seeds)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(
         height * width * channels,
@@ -177,33 +176,9 @@ def conv_fc_discriminator(
     seeds = SeedStream(seed)
 
     image = keras.Input(shape=image_shape, name="image")
-    x = image
-    for i in range(N_CONV):
-        x = layers.Conv2D(
-            base_filters * 2**i,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=(i == 0),
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"conv{i + 1}",
-        )(x)
-        if i > 0:
-            x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)
-        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
+    x = discriminator_blocks(image, N_CONV, base_filters, kernel_size, dropout, seeds)
     x = layers.Flatten(name="flatten")(x)
     for j, units in enumerate(hidden_units):
-        x = layers.Dense(
-            units,
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"fc{j + 1}",
-        )(x)
-        x = dcgan_batch_norm(seeds, name=f"fc{j + 1}_bn")(x)
-        x = leaky_relu(name=f"fc{j + 1}_lrelu")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"fc{j + 1}_dropout")(x)
+        x = leaky_block(x, _bn_dense(units, seeds, f"fc{j + 1}"), seeds, dropout=dropout)
     logits = layers.Dense(1, kernel_initializer=dcgan_kernel_init(seeds), name="logits")(x)
     return keras.Model(image, logits, name=name)

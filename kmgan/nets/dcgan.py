@@ -34,9 +34,9 @@ from keras import layers
 from kmgan.checks import check_dropout
 from kmgan.checks import check_positive_int
 from kmgan.nets.blocks import SeedStream
-from kmgan.nets.blocks import dcgan_batch_norm
 from kmgan.nets.blocks import dcgan_kernel_init
-from kmgan.nets.blocks import leaky_relu
+from kmgan.nets.blocks import leaky_block
+from kmgan.nets.blocks import relu_block
 from kmgan.nets.shapes import SUPPORTED_SPATIAL
 from kmgan.nets.shapes import check_image_shape
 
@@ -120,44 +120,127 @@ def dcgan_generator(
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     seeds = SeedStream(seed)
 
-    size, _, channels = image_shape
-    start = SUPPORTED_SPATIAL[size]
-    n_up = _n_upsamplings(size)
-    filters = base_filters * 2 ** (n_up - 1)
-
     z = keras.Input(shape=(latent_dim,), name="z")
-    x = layers.Dense(
-        start * start * filters,
-        use_bias=False,
-        kernel_initializer=dcgan_kernel_init(seeds),
-        name="project",
-    )(z)
-    x = dcgan_batch_norm(seeds, name="project_bn")(x)
-    x = layers.ReLU(name="project_relu")(x)
-    x = layers.Reshape((start, start, filters), name="reshape")(x)
-    for i in range(1, n_up):
-        filters //= 2
-        x = layers.Conv2DTranspose(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"up{i}",
-        )(x)
-        x = dcgan_batch_norm(seeds, name=f"up{i}_bn")(x)
-        x = layers.ReLU(name=f"up{i}_relu")(x)
-    image = layers.Conv2DTranspose(
-        channels,
+    image = generator_layers(z, image_shape, base_filters, kernel_size, seeds)
+    return keras.Model(z, image, name=name)
+
+
+def generator_layout(image_shape, base_filters):
+    """The sizes of the DCGAN generator for a checked image shape.
+
+    Args:
+        image_shape: A checked `(height, width, channels)`.
+        base_filters: Channels of the last hidden block.
+
+    Returns:
+        `(start, n_up, filters)`: the side of the projection's feature map,
+        the number of stride-2 transposed convolutions (the output layer
+        included) and the channels of the projection's feature map.
+    """
+    size = image_shape[0]
+    n_up = _n_upsamplings(size)
+    return SUPPORTED_SPATIAL[size], n_up, base_filters * 2 ** (n_up - 1)
+
+
+def up_conv(filters, kernel_size, seeds, name, conv=None, **kwargs):
+    """A stride-2 "same" transposed convolution with N(0, 0.02) weights.
+
+    Args:
+        filters: Output channels.
+        kernel_size: Kernel size.
+        seeds: A `SeedStream` (one seed, the kernel initializer's).
+        name: Layer name.
+        conv: Optional `conv(filters, kernel_size, **kwargs)` building the
+            layer (default `keras.layers.Conv2DTranspose`).
+        **kwargs: More layer arguments (`use_bias`, `activation`, ...).
+
+    Returns:
+        The layer.
+    """
+    conv = layers.Conv2DTranspose if conv is None else conv
+    return conv(
+        filters,
         kernel_size,
         strides=2,
         padding="same",
-        activation="tanh",
         kernel_initializer=dcgan_kernel_init(seeds),
-        name="image",
-    )(x)
-    return keras.Model(z, image, name=name)
+        name=name,
+        **kwargs,
+    )
+
+
+def generator_projection(inputs, start, filters, seeds, prefix="", center=True, dense=None):
+    """The DCGAN generator's stem: Dense (no bias) -> BN -> ReLU -> Reshape.
+
+    Layers "<prefix>project", "<prefix>project_bn", "<prefix>project_relu"
+    and "<prefix>reshape" map `inputs` to a (start, start, filters) map.
+
+    Args:
+        inputs: What the projection layer is called on (z, or z with a
+            label code, or `[z, generator]` for a `MultiDense`).
+        start, filters: The feature map's side and channels.
+        seeds: A `SeedStream`.
+        prefix: Prefix of the layer names.
+        center: The batch norm's offset (see `dcgan_batch_norm`).
+        dense: Optional `dense(units, **kwargs)` building the projection
+            (default `keras.layers.Dense`).
+
+    Returns:
+        The feature map tensor.
+    """
+    dense = layers.Dense if dense is None else dense
+    project = dense(
+        start * start * filters,
+        use_bias=False,
+        kernel_initializer=dcgan_kernel_init(seeds),
+        name=f"{prefix}project",
+    )
+    x = relu_block(inputs, project, seeds, center=center)
+    return layers.Reshape((start, start, filters), name=f"{prefix}reshape")(x)
+
+
+def generator_blocks(x, filters, kernel_size, seeds, blocks, prefix="", center=True, conv=None):
+    """The DCGAN generator's hidden blocks "<prefix>up{i}" for i in `blocks`.
+
+    Each block is a stride-2 transposed convolution (no bias) to half the
+    channels of its input, batch norm and ReLU (`relu_block`).
+
+    Args:
+        x: Input feature map with `filters` channels.
+        filters: Its channels.
+        kernel_size: Transposed-convolution kernel size.
+        seeds: A `SeedStream`.
+        blocks: The block numbers, e.g. `range(1, n_up)`.
+        prefix: Prefix of the layer names.
+        center: The batch norms' offset (see `dcgan_batch_norm`).
+        conv: Optional layer builder, as `up_conv`'s.
+
+    Returns:
+        `(x, filters)`: the last block's output and its channels.
+    """
+    for i in blocks:
+        filters //= 2
+        layer = up_conv(filters, kernel_size, seeds, f"{prefix}up{i}", conv, use_bias=False)
+        x = relu_block(x, layer, seeds, center=center)
+    return x, filters
+
+
+def generator_layers(x, image_shape, base_filters, kernel_size, seeds):
+    """The layers of `dcgan_generator` after its input, on `x`.
+
+    Args:
+        x: What the projection reads (z, or z with a label code).
+        image_shape: A checked output image shape.
+        base_filters, kernel_size: Checked sizes, as `dcgan_generator`'s.
+        seeds: A `SeedStream`.
+
+    Returns:
+        The image tensor, in [-1, 1].
+    """
+    start, n_up, filters = generator_layout(image_shape, base_filters)
+    x = generator_projection(x, start, filters, seeds)
+    x, _ = generator_blocks(x, filters, kernel_size, seeds, range(1, n_up))
+    return up_conv(image_shape[-1], kernel_size, seeds, "image", activation="tanh")(x)
 
 
 def discriminator_depth(image_shape, depth=None):
@@ -179,7 +262,9 @@ def discriminator_depth(image_shape, depth=None):
     return depth
 
 
-def discriminator_blocks(x, depth, base_filters, kernel_size, dropout, seeds, conv=None):
+def discriminator_blocks(
+    x, depth, base_filters, kernel_size, dropout, seeds, conv=None, seed_dropout=False
+):
     """The DCGAN discriminator's `depth` stride-2 conv blocks on `x`.
 
     Block i: conv with `base_filters * min(2**i, 8)` filters (bias on block 0
@@ -194,6 +279,8 @@ def discriminator_blocks(x, depth, base_filters, kernel_size, dropout, seeds, co
         seeds: a `SeedStream`.
         conv: optional `conv(i, filters, kernel_size, **kwargs)` building
             block i's convolution (default `keras.layers.Conv2D`).
+        seed_dropout: draw the dropout layers' seeds from `seeds` (the
+            conditional discriminator's; the others' dropout is unseeded).
 
     Returns:
         The output of the last block.
@@ -208,14 +295,10 @@ def discriminator_blocks(x, depth, base_filters, kernel_size, dropout, seeds, co
             name=f"conv{i + 1}",
         )
         if conv is None:
-            x = layers.Conv2D(filters, kernel_size, **kwargs)(x)
+            layer = layers.Conv2D(filters, kernel_size, **kwargs)
         else:
-            x = conv(i, filters, kernel_size, **kwargs)(x)
-        if i > 0:
-            x = dcgan_batch_norm(seeds, name=f"conv{i + 1}_bn")(x)
-        x = leaky_relu(name=f"conv{i + 1}_lrelu")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"conv{i + 1}_dropout")(x)
+            layer = conv(i, filters, kernel_size, **kwargs)
+        x = leaky_block(x, layer, seeds, i > 0, dropout, seed_dropout)
     return x
 
 

@@ -18,6 +18,8 @@ norm and ReLU that returns n logits l (the log pi of the Gumbel-softmax).
 The paper gives no hidden widths; we use 256 and 256.
 """
 
+from functools import partial
+
 import keras
 from keras import layers
 
@@ -30,8 +32,10 @@ from kmgan.layers.stacked import StackedFlatten
 from kmgan.nets.blocks import SeedStream
 from kmgan.nets.blocks import dcgan_batch_norm
 from kmgan.nets.blocks import dcgan_kernel_init
-from kmgan.nets.dcgan import _n_upsamplings
-from kmgan.nets.shapes import SUPPORTED_SPATIAL
+from kmgan.nets.dcgan import generator_blocks
+from kmgan.nets.dcgan import generator_layout
+from kmgan.nets.dcgan import generator_projection
+from kmgan.nets.dcgan import up_conv
 from kmgan.nets.shapes import check_image_shape
 
 __all__ = [
@@ -107,63 +111,42 @@ def megan_experts(
             f"got {implementation!r}."
         )
     seeds = SeedStream(seed)
-    size, _, channels = image_shape
-    start = SUPPORTED_SPATIAL[size]
-    n_up = _n_upsamplings(size)
 
     z = keras.Input((latent_dim,), name="z")
     if batched:
         images, features = _batched_experts(
-            z, n, start, n_up, channels, base_filters, kernel_size, implementation, seeds
+            z, n, image_shape, base_filters, kernel_size, implementation, seeds
         )
         return keras.Model(z, [images, features], name=name)
     images, features = [], []
+    start, n_up, filters = generator_layout(image_shape, base_filters)
     for e in range(n):
-        filters = base_filters * 2 ** (n_up - 1)
-        x = layers.Dense(
-            start * start * filters,
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"e{e}_project",
-        )(z)
-        x = dcgan_batch_norm(seeds, name=f"e{e}_project_bn")(x)
-        x = layers.ReLU(name=f"e{e}_project_relu")(x)
-        x = layers.Reshape((start, start, filters), name=f"e{e}_reshape")(x)
-        feature = None
-        for i in range(1, n_up):
-            filters //= 2
-            x = layers.Conv2DTranspose(
-                filters,
-                kernel_size,
-                strides=2,
-                padding="same",
-                use_bias=False,
-                kernel_initializer=dcgan_kernel_init(seeds),
-                name=f"e{e}_up{i}",
-            )(x)
-            x = dcgan_batch_norm(seeds, name=f"e{e}_up{i}_bn")(x)
-            x = layers.ReLU(name=f"e{e}_up{i}_relu")(x)
-            if feature is None:
-                feature = x
-        image = layers.Conv2DTranspose(
-            channels,
-            kernel_size,
-            strides=2,
-            padding="same",
-            activation="tanh",
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"e{e}_image",
-        )(x)
-        if feature is None:  # no hidden transposed convolution: use the projection
-            feature = x
-        images.append(image)
-        features.append(layers.Flatten(name=f"e{e}_feature")(feature))
+        prefix = f"e{e}_"
+        x = generator_projection(z, start, filters, seeds, prefix=prefix)
+        x, feature = _expert_blocks(x, filters, kernel_size, n_up, seeds, prefix=prefix)
+        image = up_conv(image_shape[-1], kernel_size, seeds, f"{prefix}image", activation="tanh")
+        images.append(image(x))
+        features.append(layers.Flatten(name=f"{prefix}feature")(feature))
     return keras.Model(z, [_stack(images, "images"), _stack(features, "features")], name=name)
 
 
-def _batched_experts(z, n, start, n_up, channels, base_filters, kernel_size, implementation, seeds):
+def _expert_blocks(x, filters, kernel_size, n_up, seeds, prefix="", conv=None):
+    """An expert's hidden transposed-convolution blocks on its projection
+    `x`, and its feature map f_i: the first block's output (the
+    projection's when there is no block)."""
+    feature, filters = generator_blocks(
+        x, filters, kernel_size, seeds, range(1, min(2, n_up)), prefix=prefix, conv=conv
+    )
+    x, _ = generator_blocks(
+        feature, filters, kernel_size, seeds, range(2, n_up), prefix=prefix, conv=conv
+    )
+    return x, feature
+
+
+def _batched_experts(z, n, image_shape, base_filters, kernel_size, implementation, seeds):
     """The n experts of `megan_experts` with every layer holding all n."""
-    filters = base_filters * 2 ** (n_up - 1)
+    size, _, channels = image_shape
+    start, n_up, filters = generator_layout(image_shape, base_filters)
     units = start * start * filters
     x = GroupedDense(
         n, units, use_bias=False, kernel_initializer=dcgan_kernel_init(seeds), name="project"
@@ -174,38 +157,9 @@ def _batched_experts(z, n, start, n_up, channels, base_filters, kernel_size, imp
     x = layers.Reshape((n, start, start, filters), name="reshape")(x)
     x = layers.Permute((2, 3, 1, 4), name="experts_to_channels")(x)
     x = layers.Reshape((start, start, n * filters), name="stack_channels")(x)
-    feature = None
-    for i in range(1, n_up):
-        filters //= 2
-        x = GroupedConv2DTranspose(
-            n,
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            implementation=implementation,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"up{i}",
-        )(x)
-        x = dcgan_batch_norm(seeds, name=f"up{i}_bn")(x)
-        x = layers.ReLU(name=f"up{i}_relu")(x)
-        if feature is None:
-            feature = x
-    if feature is None:  # no hidden transposed convolution: use the projection
-        feature = x
-    x = GroupedConv2DTranspose(
-        n,
-        channels,
-        kernel_size,
-        strides=2,
-        padding="same",
-        activation="tanh",
-        implementation=implementation,
-        kernel_initializer=dcgan_kernel_init(seeds),
-        name="image",
-    )(x)
-    size = start * 2**n_up
+    conv = partial(GroupedConv2DTranspose, n, implementation=implementation)
+    x, feature = _expert_blocks(x, filters, kernel_size, n_up, seeds, conv=conv)
+    x = up_conv(channels, kernel_size, seeds, "image", conv, activation="tanh")(x)
     x = layers.Reshape((size, size, n, channels), name="image_groups")(x)
     images = layers.Permute((3, 1, 2, 4), name="images")(x)
     features = StackedFlatten(n, name="features")(feature)

@@ -13,7 +13,7 @@ from kmgan.checks import check_dropout
 from kmgan.checks import check_positive_int
 from kmgan.checks import check_units
 from kmgan.nets.blocks import SeedStream
-from kmgan.nets.blocks import leaky_relu
+from kmgan.nets.blocks import leaky_block
 
 
 def _glorot(seeds):
@@ -103,11 +103,30 @@ def mlp_discriminator(
     seeds = SeedStream(seed)
 
     inp = keras.Input(shape=(input_dim,), name="x")
-    x = inp
-    for i, units in enumerate(hidden_units):
-        x = layers.Dense(units, kernel_initializer=_glorot(seeds), name=f"dense{i + 1}")(x)
-        x = leaky_relu(name=f"dense{i + 1}_lrelu")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
+    x = mlp_trunk(inp, hidden_units, seeds, dropout)
     logits = layers.Dense(1, kernel_initializer=_glorot(seeds), name="logits")(x)
     return keras.Model(inp, logits, name=name)
+
+
+def mlp_trunk(x, hidden_units, seeds, dropout=0.0, dense=None):
+    """The hidden layers of `mlp_discriminator`, on `x`.
+
+    [Dense(u) -> LeakyReLU(0.2) -> Dropout] for u in `hidden_units`, named
+    "dense{i}", "dense{i}_lrelu", "dense{i}_dropout", Glorot-uniform kernels.
+
+    Args:
+        x: Input tensor.
+        hidden_units: Checked hidden widths.
+        seeds: A `SeedStream`.
+        dropout: Checked dropout rate; 0 adds no Dropout layer.
+        dense: Optional `dense(units, **kwargs)` building each layer
+            (default `keras.layers.Dense`).
+
+    Returns:
+        The last hidden layer's output (`x` when there is none).
+    """
+    dense = layers.Dense if dense is None else dense
+    for i, units in enumerate(hidden_units):
+        layer = dense(units, kernel_initializer=_glorot(seeds), name=f"dense{i + 1}")
+        x = leaky_block(x, layer, seeds, batch_norm=False, dropout=dropout)
+    return x

@@ -36,6 +36,8 @@ reloads with `safe_mode=True` on TensorFlow and JAX once `kmgan` is
 imported; they are importable from here as before.
 """
 
+from functools import partial
+
 import keras
 from keras import layers
 
@@ -51,11 +53,13 @@ from kmgan.nets.blocks import BN_EPSILON
 from kmgan.nets.blocks import BN_MOMENTUM
 from kmgan.nets.blocks import SeedStream
 from kmgan.nets.blocks import dcgan_kernel_init
-from kmgan.nets.blocks import leaky_relu
-from kmgan.nets.dcgan import DEFAULT_D_DEPTH
-from kmgan.nets.dcgan import _n_upsamplings
 from kmgan.nets.dcgan import discriminator_blocks
-from kmgan.nets.shapes import SUPPORTED_SPATIAL
+from kmgan.nets.dcgan import discriminator_depth
+from kmgan.nets.dcgan import generator_blocks
+from kmgan.nets.dcgan import generator_layout
+from kmgan.nets.dcgan import generator_projection
+from kmgan.nets.dcgan import up_conv
+from kmgan.nets.mlp import mlp_trunk
 from kmgan.nets.shapes import check_image_shape
 
 MGAN_VARIANTS = ("general", "one_vs_all", "pairwise")
@@ -96,16 +100,6 @@ def _check_unshared(unshared, allowed=UNSHARED):
     if unshared not in allowed:
         raise ValueError(f"unshared must be one of {allowed}, got {unshared!r}.")
     return unshared
-
-
-def _batch_norm(seeds, center, name):
-    return layers.BatchNormalization(
-        momentum=BN_MOMENTUM,
-        epsilon=BN_EPSILON,
-        center=center,
-        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02, seed=seeds()),
-        name=name,
-    )
 
 
 def multi_dcgan_generator(
@@ -158,9 +152,7 @@ def multi_dcgan_generator(
     _check_unshared(unshared, ("first", "last"))
     seeds = SeedStream(seed)
     size, _, channels = image_shape
-    start = SUPPORTED_SPATIAL[size]
-    n_up = _n_upsamplings(size)
-    filters = base_filters * 2 ** (n_up - 1)
+    start, n_up, filters = generator_layout(image_shape, base_filters)
     unshared_layers = check_positive_int(unshared_layers, "unshared_layers")
     if unshared_layers > 1 and unshared != "last":
         raise ValueError("unshared_layers > 1 needs unshared='last'.")
@@ -172,63 +164,20 @@ def multi_dcgan_generator(
 
     z = keras.Input((latent_dim,), name="z")
     gen = keras.Input((k,), name="generator")
-    if unshared == "first":
-        x = MultiDense(
-            k,
-            start * start * filters,
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name="project",
-        )([z, gen])
-    else:
-        x = layers.Dense(
-            start * start * filters,
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name="project",
-        )(z)
-    x = _batch_norm(seeds, batch_norm_center, "project_bn")(x)
-    x = layers.ReLU(name="project_relu")(x)
-    x = layers.Reshape((start, start, filters), name="reshape")(x)
+    # MGAN: the projection of z is K-fold, each example through its own.
+    inputs, dense = ([z, gen], partial(MultiDense, k)) if unshared == "first" else (z, None)
+    x = generator_projection(inputs, start, filters, seeds, center=batch_norm_center, dense=dense)
+    first = n_up - unshared_layers + 1  # the first block each generator has of its own
+    x, filters = generator_blocks(
+        x, filters, kernel_size, seeds, range(1, first), center=batch_norm_center
+    )
     if unshared_layers > 1:
-        return keras.Model(
-            [z, gen],
-            _branched_heads(
-                x,
-                gen,
-                k,
-                n_up - unshared_layers + 1,
-                n_up,
-                filters,
-                channels,
-                kernel_size,
-                batch_norm_center,
-                seeds,
-            ),
-            name=name,
+        x = _branched_heads(
+            x, gen, k, range(first, n_up), filters, channels, kernel_size, batch_norm_center, seeds
         )
-    for i in range(1, n_up):
-        filters //= 2
-        x = layers.Conv2DTranspose(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"up{i}",
-        )(x)
-        x = _batch_norm(seeds, batch_norm_center, f"up{i}_bn")(x)
-        x = layers.ReLU(name=f"up{i}_relu")(x)
+        return keras.Model([z, gen], x, name=name)
     out_channels = channels if unshared == "first" else k * channels
-    x = layers.Conv2DTranspose(
-        out_channels,
-        kernel_size,
-        strides=2,
-        padding="same",
-        kernel_initializer=dcgan_kernel_init(seeds),
-        name="image_logits",
-    )(x)
+    x = up_conv(out_channels, kernel_size, seeds, "image_logits")(x)
     if unshared == "last":
         x = layers.Reshape((size, size, k, channels), name="heads")(x)
         x = SelectGenerator(axis=-2, name="select")([x, gen])
@@ -236,46 +185,15 @@ def multi_dcgan_generator(
     return keras.Model([z, gen], image, name=name)
 
 
-def _branched_heads(x, gen, k, first, n_up, filters, channels, kernel_size, center, seeds):
-    """Shared blocks up1..up{first-1}, then K branches of the remaining
-    blocks and output layer; each example keeps its own generator's image."""
-    for i in range(1, first):
-        filters //= 2
-        x = layers.Conv2DTranspose(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"up{i}",
-        )(x)
-        x = _batch_norm(seeds, center, f"up{i}_bn")(x)
-        x = layers.ReLU(name=f"up{i}_relu")(x)
+def _branched_heads(x, gen, k, blocks, filters, channels, kernel_size, center, seeds):
+    """K branches of the blocks `blocks` and the output layer on the shared
+    map `x`; each example keeps its own generator's image."""
     images = []
     for g in range(k):
-        h, f = x, filters
-        for i in range(first, n_up):
-            f //= 2
-            h = layers.Conv2DTranspose(
-                f,
-                kernel_size,
-                strides=2,
-                padding="same",
-                use_bias=False,
-                kernel_initializer=dcgan_kernel_init(seeds),
-                name=f"g{g}_up{i}",
-            )(h)
-            h = _batch_norm(seeds, center, f"g{g}_up{i}_bn")(h)
-            h = layers.ReLU(name=f"g{g}_up{i}_relu")(h)
-        h = layers.Conv2DTranspose(
-            channels,
-            kernel_size,
-            strides=2,
-            padding="same",
-            kernel_initializer=dcgan_kernel_init(seeds),
-            name=f"g{g}_image_logits",
-        )(h)
+        h, _ = generator_blocks(
+            x, filters, kernel_size, seeds, blocks, prefix=f"g{g}_", center=center
+        )
+        h = up_conv(channels, kernel_size, seeds, f"g{g}_image_logits")(h)
         images.append(layers.Reshape((1,) + tuple(h.shape[1:]), name=f"g{g}_expand")(h))
     stacked = layers.Concatenate(axis=1, name="heads")(images)
     x = SelectGenerator(axis=1, name="select")([stacked, gen])
@@ -461,20 +379,22 @@ def classifier_outputs(num_generators, variant="general"):
     return k * (k - 1) // 2 if variant == "pairwise" else k
 
 
-def _dcgan_trunk(image, base_filters, kernel_size, depth, seeds):
+def _dcgan_trunk(image_shape, base_filters, kernel_size, depth, seeds):
+    """The image input and the flattened output of a DCGAN discriminator's
+    blocks (no dropout): the layers D and C share."""
+    image_shape = check_image_shape(image_shape)
+    depth = discriminator_depth(image_shape, depth)
+    base_filters = check_positive_int(base_filters, "base_filters")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    image = keras.Input(image_shape, name="image")
     x = discriminator_blocks(image, depth, base_filters, kernel_size, 0.0, seeds)
-    return layers.Flatten(name="flatten")(x)
+    return image, layers.Flatten(name="flatten")(x)
 
 
-def _mlp_trunk(x, hidden_units, seeds):
-    for i, units in enumerate(hidden_units):
-        x = layers.Dense(
-            units,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
-            name=f"dense{i + 1}",
-        )(x)
-        x = leaky_relu(name=f"dense{i + 1}_lrelu")(x)
-    return x
+def _mlp_trunk(input_dim, hidden_units, seeds):
+    """The input and hidden layers of an MLP discriminator (no dropout)."""
+    inp = keras.Input((check_positive_int(input_dim, "input_dim"),), name="x")
+    return inp, mlp_trunk(inp, check_units(hidden_units), seeds)
 
 
 def mgan_discriminator(
@@ -494,18 +414,9 @@ def mgan_discriminator(
         with M = `classifier_outputs(K, variant)`; the C head is the layer
         named "classifier", the D head "discriminator".
     """
-    image_shape = check_image_shape(image_shape)
     m = classifier_outputs(num_generators, variant)
-    depth = DEFAULT_D_DEPTH[image_shape[0]] if depth is None else check_positive_int(depth, "depth")
     seeds = SeedStream(seed)
-    image = keras.Input(image_shape, name="image")
-    h = _dcgan_trunk(
-        image,
-        check_positive_int(base_filters, "base_filters"),
-        check_positive_int(kernel_size, "kernel_size"),
-        depth,
-        seeds,
-    )
+    image, h = _dcgan_trunk(image_shape, base_filters, kernel_size, depth, seeds)
     d = layers.Dense(1, kernel_initializer=dcgan_kernel_init(seeds), name="discriminator")(h)
     c = layers.Dense(m, kernel_initializer=dcgan_kernel_init(seeds), name="classifier")(h)
     return keras.Model(image, [d, c], name=name)
@@ -523,8 +434,7 @@ def mgan_mlp_discriminator(
     sharing the trunk; outputs `[d_logit, c_logits]`."""
     m = classifier_outputs(num_generators, variant)
     seeds = SeedStream(seed)
-    inp = keras.Input((check_positive_int(input_dim, "input_dim"),), name="x")
-    h = _mlp_trunk(inp, check_units(hidden_units), seeds)
+    inp, h = _mlp_trunk(input_dim, hidden_units, seeds)
     glorot = keras.initializers.GlorotUniform
     d = layers.Dense(1, kernel_initializer=glorot(seed=seeds()), name="discriminator")(h)
     c = layers.Dense(m, kernel_initializer=glorot(seed=seeds()), name="classifier")(h)
@@ -541,18 +451,9 @@ def madgan_discriminator(
     seed=None,
 ):
     """MAD-GAN's D: a DCGAN trunk with K+1 logits (class K is "real")."""
-    image_shape = check_image_shape(image_shape)
     k = check_positive_int(num_generators, "num_generators")
-    depth = DEFAULT_D_DEPTH[image_shape[0]] if depth is None else check_positive_int(depth, "depth")
     seeds = SeedStream(seed)
-    image = keras.Input(image_shape, name="image")
-    h = _dcgan_trunk(
-        image,
-        check_positive_int(base_filters, "base_filters"),
-        check_positive_int(kernel_size, "kernel_size"),
-        depth,
-        seeds,
-    )
+    image, h = _dcgan_trunk(image_shape, base_filters, kernel_size, depth, seeds)
     logits = layers.Dense(k + 1, kernel_initializer=dcgan_kernel_init(seeds), name="logits")(h)
     return keras.Model(image, logits, name=name)
 
@@ -567,8 +468,7 @@ def madgan_mlp_discriminator(
     """MAD-GAN's D for toy data: an MLP with K+1 logits (class K is "real")."""
     k = check_positive_int(num_generators, "num_generators")
     seeds = SeedStream(seed)
-    inp = keras.Input((check_positive_int(input_dim, "input_dim"),), name="x")
-    h = _mlp_trunk(inp, check_units(hidden_units), seeds)
+    inp, h = _mlp_trunk(input_dim, hidden_units, seeds)
     logits = layers.Dense(
         k + 1, kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()), name="logits"
     )(h)

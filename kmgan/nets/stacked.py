@@ -40,6 +40,8 @@ with `keras.saving` (package "kmgan"): a stacked discriminator saves to
 `.keras` and reloads with `safe_mode=True`.
 """
 
+from functools import partial
+
 import keras
 import numpy as np
 from keras import layers
@@ -53,9 +55,9 @@ from kmgan.layers.stacked import StackedDense
 from kmgan.layers.stacked import StackedFlatten
 from kmgan.nets.blocks import SeedStream
 from kmgan.nets.blocks import dcgan_kernel_init
-from kmgan.nets.blocks import leaky_relu
 from kmgan.nets.dcgan import discriminator_blocks
 from kmgan.nets.dcgan import discriminator_depth
+from kmgan.nets.mlp import mlp_trunk
 from kmgan.nets.shapes import check_image_shape
 
 __all__ = [
@@ -175,17 +177,10 @@ def stacked_mlp_discriminator(
     dropout = check_dropout(dropout)
     seeds = SeedStream(seed)
 
-    def glorot():
-        return keras.initializers.GlorotUniform(seed=seeds())
-
     inp = keras.Input(shape=(input_dim,), name="x")
-    x = inp
-    for i, units in enumerate(hidden_units):
-        x = StackedDense(n, units, kernel_initializer=glorot(), name=f"dense{i + 1}")(x)
-        x = leaky_relu(name=f"dense{i + 1}_lrelu")(x)
-        if dropout > 0:
-            x = layers.Dropout(dropout, name=f"dense{i + 1}_dropout")(x)
-    x = StackedDense(n, 1, kernel_initializer=glorot(), name="logits")(x)
+    x = mlp_trunk(inp, hidden_units, seeds, dropout, dense=partial(StackedDense, n))
+    glorot = keras.initializers.GlorotUniform(seed=seeds())
+    x = StackedDense(n, 1, kernel_initializer=glorot, name="logits")(x)
     return keras.Model(inp, _logits_matrix(x, n), name=name)
 
 
@@ -274,59 +269,34 @@ def unstack_discriminator(model, index, name=None):
     if not 0 <= index < n:
         raise ValueError(f"index must be in [0, {n}), got {index}.")
     chain = _chain(model)
-    inp = keras.Input(tuple(model.inputs[0].shape[1:]), name=model.inputs[0].name.split(":")[0])
-    x = inp
-    state = "shared"  # or "channels" (N blocks on the last axis) or "rows" ((batch, N, d))
-    copies = []
-    for j, layer in enumerate(chain):
-        last = j == len(chain) - 1
+
+    def plain(j, layer, state):
         if isinstance(layer, StackedConv2D):
             f = layer.filters
-            plain = layers.Conv2D(
-                f,
-                layer.kernel_size,
-                strides=layer.strides,
-                padding=layer.padding,
-                use_bias=layer.use_bias,
-                activation=keras.activations.serialize(layer.activation),
-                kernel_initializer=keras.initializers.serialize(layer.kernel_initializer),
-                bias_initializer=keras.initializers.serialize(layer.bias_initializer),
-                name=layer.name,
+            conv = layers.Conv2D(f, **_counterpart_args(layer, "kernel_size", "strides", "padding"))
+            return (
+                conv,
+                [w[..., index * f : (index + 1) * f] for w in layer.get_weights()],
+                "channels",
             )
-            weights = [w[..., index * f : (index + 1) * f] for w in layer.get_weights()]
-            state = "channels"
-        elif _channel_batch_norm(layer, state):
-            plain = layers.BatchNormalization.from_config(layer.get_config())
-            weights = [_block(w, n, index) for w in layer.get_weights()]
-        elif isinstance(layer, StackedFlatten) and state == "channels":
-            plain = layers.Flatten(name=layer.name)
-            weights = None
-            state = "rows"
-        elif isinstance(layer, StackedDense):
-            plain = layers.Dense(
-                layer.units,
-                activation=keras.activations.serialize(layer.activation),
-                use_bias=layer.use_bias,
-                kernel_initializer=keras.initializers.serialize(layer.kernel_initializer),
-                bias_initializer=keras.initializers.serialize(layer.bias_initializer),
-                name=layer.name,
-            )
-            weights = [w[index] for w in layer.get_weights()]
-            state = "rows"
-        elif isinstance(layer, layers.Reshape) and last and state == "rows":
-            continue  # (batch, N, 1) -> (batch, N): the plain model keeps (batch, 1)
-        elif isinstance(layer, layers.Flatten) and state == "shared":
-            plain, weights = layers.Flatten.from_config(layer.get_config()), None
-        elif isinstance(layer, _ELEMENTWISE) and not layer.weights:
-            plain, weights = type(layer).from_config(layer.get_config()), None
-        else:
-            raise _cannot("unstack_discriminator", layer, state)
-        x = plain(x)
-        if weights is not None:
-            copies.append((plain, weights))
+        if _channel_batch_norm(layer, state):
+            norm = layers.BatchNormalization.from_config(layer.get_config())
+            return norm, [_block(w, n, index) for w in layer.get_weights()], state
+        if isinstance(layer, StackedFlatten) and state == "channels":
+            return layers.Flatten(name=layer.name), None, "rows"
+        if isinstance(layer, StackedDense):
+            dense = layers.Dense(layer.units, **_counterpart_args(layer))
+            return dense, [w[index] for w in layer.get_weights()], "rows"
+        if isinstance(layer, layers.Reshape) and j == len(chain) - 1 and state == "rows":
+            return (
+                None,
+                None,
+                state,
+            )  # (batch, N, 1) -> (batch, N): the plain model keeps (batch, 1)
+        return None
+
+    (inp, x), _ = _rebuild_chain("unstack_discriminator", model.inputs[0], chain, plain)
     out = keras.Model(inp, x, name=name or f"{model.name}_{index}")
-    for plain, weights in copies:
-        plain.set_weights(weights)
     if tuple(out.outputs[0].shape[1:]) != (1,):
         raise ValueError(
             f"unstack_discriminator: discriminator {index} of {model.name!r} outputs "
@@ -347,6 +317,56 @@ def _channel_batch_norm(layer, state):
 def _block(weight, n, index):
     size = weight.shape[0] // n
     return weight[index * size : (index + 1) * size]
+
+
+def _counterpart_args(layer, *keys):
+    """The arguments a layer's plain or stacked counterpart takes from it:
+    `keys`, its activation, bias and initializers, and its name."""
+    return dict(
+        {key: getattr(layer, key) for key in keys},
+        use_bias=layer.use_bias,
+        activation=keras.activations.serialize(layer.activation),
+        kernel_initializer=keras.initializers.serialize(layer.kernel_initializer),
+        bias_initializer=keras.initializers.serialize(layer.bias_initializer),
+        name=layer.name,
+    )
+
+
+def _rebuild_chain(what, model_input, chain, counterpart):
+    """Rebuilds a chain of layers, each one as its counterpart, with weights.
+
+    `counterpart(j, layer, state)` gives, for the j-th layer of `chain` met
+    in the input layout `state` ("shared", "channels" or "rows"), the
+    triple `(new_layer, weights, new_state)`: the layer to call in its place
+    (None: skip it), the weights to copy into it (None: it has none) and the
+    layout after it; or None, and then a Flatten of the shared input and
+    weightless element-wise layers are copied as they are.
+
+    Returns:
+        `((input, output), state)`: the new chain's input and output tensors
+        and the layout of its output.
+
+    Raises:
+        ValueError: For a layer with no counterpart.
+    """
+    inp = keras.Input(tuple(model_input.shape[1:]), name=model_input.name.split(":")[0])
+    x, state = inp, "shared"
+    for j, layer in enumerate(chain):
+        step = counterpart(j, layer, state)
+        if step is None and (
+            (isinstance(layer, layers.Flatten) and state == "shared")
+            or (isinstance(layer, _ELEMENTWISE) and not layer.weights)
+        ):
+            step = type(layer).from_config(layer.get_config()), None, state
+        if step is None:
+            raise _cannot(what, layer, state)
+        new, weights, state = step
+        if new is None:
+            continue
+        x = new(x)
+        if weights is not None:
+            new.set_weights(weights)
+    return (inp, x), state
 
 
 def stack_discriminators(models, implementation="auto", name="stacked_discriminator"):
@@ -387,75 +407,46 @@ def stack_discriminators(models, implementation="auto", name="stacked_discrimina
                 f"{m.name!r} and {models[0].name!r} differ in architecture; only identical "
                 "discriminators stack."
             )
-    first_input = models[0].inputs[0]
-    inp = keras.Input(tuple(first_input.shape[1:]), name=first_input.name.split(":")[0])
-    x = inp
-    state = "shared"
-    copies = []
-    for j, ref in enumerate(ref_chain):
-        group = [chain[j] for chain in chains]
-        weights = [layer.get_weights() for layer in group]
-        plain_conv = isinstance(ref, layers.Conv2D) and type(ref) is layers.Conv2D
-        if plain_conv and state in ("shared", "channels"):
+
+    def stacked(j, ref, state):
+        weights = [chain[j].get_weights() for chain in chains]
+
+        def combine(join, **kwargs):
+            return [join([w[k] for w in weights], **kwargs) for k in range(len(weights[0]))]
+
+        if type(ref) is layers.Conv2D and state in ("shared", "channels"):
             if (
                 ref.groups != 1
                 or tuple(ref.dilation_rate) != (1, 1)
                 or ref.data_format != "channels_last"
             ):
                 raise _cannot("stack_discriminators", ref, state)
-            stacked = StackedConv2D(
+            conv = StackedConv2D(
                 n,
                 ref.filters,
-                ref.kernel_size,
-                strides=ref.strides,
-                padding=ref.padding,
-                use_bias=ref.use_bias,
-                activation=keras.activations.serialize(ref.activation),
                 shared_input=(state == "shared"),
                 implementation=implementation,
-                kernel_initializer=keras.initializers.serialize(ref.kernel_initializer),
-                bias_initializer=keras.initializers.serialize(ref.bias_initializer),
-                name=ref.name,
+                **_counterpart_args(ref, "kernel_size", "strides", "padding"),
             )
-            new = [np.concatenate([w[k] for w in weights], axis=-1) for k in range(len(weights[0]))]
-            state = "channels"
-        elif _channel_batch_norm(ref, state):
-            stacked = layers.BatchNormalization.from_config(ref.get_config())
-            new = [np.concatenate([w[k] for w in weights], axis=0) for k in range(len(weights[0]))]
-        elif isinstance(ref, layers.Flatten) and state == "channels":
-            stacked, new = StackedFlatten(n, name=ref.name), None
-            state = "rows"
-        elif isinstance(ref, layers.Flatten) and state == "shared":
-            stacked, new = layers.Flatten.from_config(ref.get_config()), None
-        elif (
-            type(ref) is layers.Dense and state in ("shared", "rows") and len(ref.input.shape) == 2
-        ):
-            stacked = StackedDense(
-                n,
-                ref.units,
-                activation=keras.activations.serialize(ref.activation),
-                use_bias=ref.use_bias,
-                kernel_initializer=keras.initializers.serialize(ref.kernel_initializer),
-                bias_initializer=keras.initializers.serialize(ref.bias_initializer),
-                name=ref.name,
-            )
-            new = [np.stack([w[k] for w in weights], axis=0) for k in range(len(weights[0]))]
-            state = "rows"
-        elif isinstance(ref, _ELEMENTWISE) and not ref.weights:
-            stacked, new = type(ref).from_config(ref.get_config()), None
-        else:
-            raise _cannot("stack_discriminators", ref, state)
-        x = stacked(x)
-        if new is not None:
-            copies.append((stacked, new))
+            return conv, combine(np.concatenate, axis=-1), "channels"
+        if _channel_batch_norm(ref, state):
+            norm = layers.BatchNormalization.from_config(ref.get_config())
+            return norm, combine(np.concatenate, axis=0), state
+        if isinstance(ref, layers.Flatten) and state == "channels":
+            return StackedFlatten(n, name=ref.name), None, "rows"
+        if type(ref) is layers.Dense and state in ("shared", "rows") and len(ref.input.shape) == 2:
+            dense = StackedDense(n, ref.units, **_counterpart_args(ref))
+            return dense, combine(np.stack, axis=0), "rows"
+        return None
+
+    (inp, x), state = _rebuild_chain(
+        "stack_discriminators", models[0].inputs[0], ref_chain, stacked
+    )
     if state != "rows" or tuple(x.shape[1:]) != (n, 1):
         raise ValueError(
             "stack_discriminators: the models must end in a Dense(1) logit on flat features."
         )
-    out = keras.Model(inp, _logits_matrix(x, n), name=name)
-    for layer, new in copies:
-        layer.set_weights(new)
-    return out
+    return keras.Model(inp, _logits_matrix(x, n), name=name)
 
 
 def _architecture(layer):
