@@ -254,14 +254,11 @@ def parse_args(argv=None):
     p.add_argument("--domain-epochs", type=int, default=5)
     p.add_argument("--domain-max-examples", type=int, default=None)
     p.add_argument("--cas-epochs", type=int, default=3)
-    p.add_argument("--out", default="runs/image_benchmark")
-    p.add_argument("--floor", default="runs/real_floor/results.json", help="real_floor's rows")
+    p.add_argument("--out", default="results/image_benchmark")
+    p.add_argument("--floor", default="results/real_floor/results.json", help="real_floor's rows")
     p.add_argument("--cache-dir", default=None, help="default: ~/.cache/kmgan/{domain,features}")
     p.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        help="minutes: stop at the first epoch end after it (backups kept; rerun to go on)",
+        "--time-limit", type=float, help="minutes; then stop at an epoch end (rerun: go on)"
     )
     p.add_argument("--report", action="store_true", help="merge what is done; train nothing")
     p.add_argument("--time-steps", type=int, default=0, help="time N steps per variant; exit")

@@ -44,19 +44,9 @@ def parse(argv=None):
         data_help="mnist, fashion_mnist, cifar10 or a local path",
     )
     p.add_argument("--loss", default="non_saturating", help="G's objective: or minimax")
-    p.add_argument(
-        "--unshared-layers",
-        type=int,
-        default=1,
-        help="last layers each generator owns (1: the output layer)",
-    )
+    p.add_argument("--unshared-layers", type=int, default=1, help="last layers each G owns")
     p.add_argument("--independent", action="store_true", help="K separate DCGAN generators")
-    p.add_argument(
-        "--similarity",
-        type=float,
-        default=0.0,
-        help="MAD-GAN-Sim's weight lambda (0: plain MAD-GAN)",
-    )
+    p.add_argument("--similarity", type=float, default=0.0, help="MAD-GAN-Sim's lambda (0: off)")
     p.add_argument("--margin", type=float, default=1.0, help="MAD-GAN-Sim's margin nu")
     return multi_images.parse_args(p, argv)
 

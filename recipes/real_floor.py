@@ -42,7 +42,7 @@ def parse_args(argv=None):
     p.add_argument("--domain-epochs", type=int, default=5)
     p.add_argument("--domain-max-examples", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--out", default="runs/real_floor")
+    p.add_argument("--out", default="results/real_floor")
     p.add_argument("--cache-dir", default=None, help="default: ~/.cache/kmgan/{domain,features}")
     p.add_argument("--quick", action="store_true", help="200 images, domain features")
     return p.parse_args(argv)
