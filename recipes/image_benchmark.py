@@ -50,24 +50,13 @@ tables gets the same number of generator steps; the table prints it.
 **How the budget was picked.** ``--time-steps 20`` builds every variant at
 width 32, batch 64, trains it for 20 timed steps (after 3 untimed ones, for
 tracing) on real MNIST, and prints the wall and CPU seconds per step and what
-they imply for the whole table. It was run with TensorFlow under
-``nice -n 19`` on this 2-core CPU while another long job held both cores
-(load average about 12), so the wall times are loaded figures, several times
-an idle machine's; the CPU seconds per step are the steadier figure and the
-budget is set from them. ControlGAN and ScoreGAN (5 D steps, a classifier,
-the gradient penalty; ScoreGAN's evaluator) take about two thirds of the
-training time, MEGAN (every expert runs on the whole batch) most of the rest.
-A row's evaluation is ``--num`` images through the 2015 Inception network at
-about 0.23 CPU-s per image on TensorFlow (README, Metrics): about 40
-CPU-minutes per row at 10,000, about 15 CPU-hours for 22 rows and the two
-test sets, plus CAS and the domain classifier (a minute or two per row).
-At 10,000 samples the evaluation alone is past the 8-hour target, so no
-``--steps`` fits the whole table in it. The default, ``--steps 2811`` (3
-epochs, the 3,000-step scale of the README's MAD-GAN and cGAN measurements),
-is about 6 CPU-hours of training for the 22 rows, about 22 CPU-hours with
-the evaluation at 10,000 samples. About 8 CPU-hours all in is
-``--steps 1874 --num 2000`` (2 epochs; FIDs of 2,000 samples are biased
-upwards and not comparable with 10,000-sample ones; KID is unbiased).
+they imply for the whole table. The README (Benchmarks, "Every game on full
+MNIST and Fashion-MNIST") gives the measured step costs and how the default,
+``--steps 2811`` (3 epochs, the 3,000-step scale of the README's MAD-GAN and
+cGAN measurements), follows from them; at 10,000 samples a row's evaluation
+costs as much as a DCGAN's training. ``--steps 1874 --num 2000`` is the
+cheaper table (2 epochs; FIDs of 2,000 samples are biased upwards and not
+comparable with 10,000-sample ones; KID is unbiased).
 ``recipes/image_benchmark_gpu.sh`` runs the same table on a GPU.
 
 ``--quick`` runs the whole path on tiny settings (16 steps unless
@@ -105,8 +94,9 @@ INCEPTION_FILE = os.path.join("inception_2015", "fid_inception_2015_torchscript.
 DEFAULT_STEPS = 2811
 #: Untimed steps before `--time-steps` starts its clock (tracing, first calls).
 WARMUP_STEPS = 3
-#: CPU seconds per image of the 2015 Inception network on TensorFlow (README).
-INCEPTION_CPU_S = 0.23
+#: CPU seconds per image of the 2015 Inception network on TensorFlow: 40 ms of
+#: wall time on both cores of an idle 2-core machine (README, Metrics).
+INCEPTION_CPU_S = 0.08
 #: `--quick`'s settings.
 QUICK = dict(steps=16, batch_size=32, max_examples=256, num=200, generators=3, discriminators=2)
 DOMAIN_NOTE = "domain classifier features: not comparable to papers"
@@ -122,8 +112,6 @@ class Variant:
         label: the row's label in the table, formatted with the build
             options (`{num_generators}`, `{num_discriminators}`).
         options: registry build overrides (before width, seed, classes).
-        builder: `builder(data_shape, **options) -> game` replacing
-            `registry.build` for a form the registry has no option for.
         evaluator: the game gets the domain classifier as frozen evaluator.
     """
 
@@ -131,47 +119,7 @@ class Variant:
     game: str
     label: str
     options: dict = dataclasses.field(default_factory=dict)
-    builder: object = None
     evaluator: bool = False
-
-
-def independent_madgan(data_shape, num_generators=10, base_filters=64, seed=0, **game_kwargs):
-    """MAD-GAN with K independent DCGAN generators (no shared layers).
-
-    The registry's `madgan` shares every generator layer but the last; it
-    has no option for independent generators, so they are built here: K
-    `kmgan.nets.dcgan_generator`s seeded `seed + 1000 (i + 1)` (equal seeds
-    would build K identical generators) and MAD-GAN's (K+1)-way
-    discriminator seeded `seed + 1`, as the registry seeds it.
-
-    Args:
-        data_shape: (H, W, C).
-        num_generators: K.
-        base_filters: width of the generators and the discriminator.
-        seed: the seed of the nets and of the game's noise.
-        **game_kwargs: `kmgan.MADGAN` arguments; `latent_dim` too (default
-            the registry's).
-
-    Returns:
-        An uncompiled `kmgan.MADGAN`.
-    """
-    latent_dim = game_kwargs.pop(
-        "latent_dim", registry.get("madgan").hyper_parameters["latent_dim"]
-    )
-    generators = [
-        kmgan.nets.dcgan_generator(
-            latent_dim,
-            tuple(data_shape),
-            base_filters,
-            seed=seed + 1000 * (i + 1),
-            name=f"generator_{i}",
-        )
-        for i in range(num_generators)
-    ]
-    d = kmgan.nets.madgan_discriminator(
-        num_generators, tuple(data_shape), base_filters, seed=seed + 1
-    )
-    return kmgan.MADGAN(generators, d, seed=seed, **game_kwargs)
 
 
 def variants(similarity=1.0, margin=1.0):
@@ -194,17 +142,28 @@ def variants(similarity=1.0, margin=1.0):
             ),
             Variant("mgan", "mgan", "MGAN K={num_generators}", dict(num_generators=10)),
             Variant(
+                "mgan-beta1",
+                "mgan",
+                "MGAN K={num_generators} beta 1 (the paper's STL-10 value)",
+                dict(num_generators=10, beta=1.0),
+            ),
+            Variant(
                 "madgan-shared",
                 "madgan",
                 "MAD-GAN K={num_generators} shared layers",
                 dict(num_generators=10),
             ),
             Variant(
+                "madgan-first",
+                "madgan",
+                "MAD-GAN K={num_generators} own first layers (MGAN's layout)",
+                dict(num_generators=10, generators="first"),
+            ),
+            Variant(
                 "madgan-independent",
                 "madgan",
                 "MAD-GAN K={num_generators} independent generators",
-                dict(num_generators=10),
-                builder=independent_madgan,
+                dict(num_generators=10, generators="independent"),
             ),
             Variant(
                 "madgan-sim",
@@ -459,8 +418,6 @@ def build_game(run, ctx, options):
     if variant.evaluator:
         options["evaluator"] = domain_evaluator(ctx.classifier(run.dataset, seed=args.seed + 1))
     keras.utils.set_random_seed(args.seed)
-    if variant.builder is not None:
-        return variant.builder(data_shape(ctx, run.dataset), **options)
     return registry.build(variant.game, data_shape(ctx, run.dataset), **options)
 
 

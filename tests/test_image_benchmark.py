@@ -121,7 +121,7 @@ def test_damaged_results_json_is_refused(recipe, argv, tmp_path):
 
 def test_variants_and_settings(recipe):
     table = recipe.variants()
-    assert len(table) == 11 and list(table)[0] == "dcgan"
+    assert len(table) == 13 and list(table)[0] == "dcgan"
     args = recipe.parse_args(["--data", "mnist", "--variants", "madgan-sim,megan"])
     assert args.variant_names == ["madgan-sim", "megan"] and args.base_filters == 32
     assert recipe.build_options(table["madgan-sim"], args, 10) == {

@@ -255,3 +255,37 @@ def test_generators_can_own_their_last_two_layers():
         multi.madgan_generator(K, LATENT, (28, 28, 1), 4, unshared_layers=3)
     with pytest.raises(ValueError, match="unshared='last'"):
         multi.multi_dcgan_generator(K, LATENT, (28, 28, 1), 4, unshared_layers=2)
+
+
+@pytest.mark.parametrize("generators", ["first", "independent"])
+def test_registry_builds_generators_that_share_fewer_layers(generators):
+    from kmgan.games import registry
+
+    game = registry.build(
+        "madgan",
+        (28, 28, 1),
+        num_generators=K,
+        generators=generators,
+        latent_dim=LATENT,
+        base_filters=4,
+    )
+    if generators == "independent":
+        assert len(game.generators) == K
+        kernels = [value(g.get_layer("project").kernel) for g in game.generators]
+        assert not np.allclose(kernels[0], kernels[1])  # seeded apart
+    else:  # K projections of z, every later layer shared
+        assert game.generator.get_layer("project").kernel.shape == (K, LATENT, 7 * 7 * 8)
+        assert game.generator.get_layer("image_logits").kernel.shape == (4, 4, 1, 4)
+    z = np.repeat(np.random.default_rng(0).normal(size=(1, LATENT)), K, 0).astype("float32")
+    images = np.stack([game.generate(z[:1], generator=i)[0] for i in range(K)])
+    assert images.shape == (K, 28, 28, 1)
+    assert not np.allclose(images[0], images[1]) and not np.allclose(images[1], images[2])
+
+
+def test_registry_refuses_unknown_or_point_generator_layouts():
+    from kmgan.games import registry
+
+    with pytest.raises(ValueError, match="generators must be one of"):
+        registry.build("madgan", (28, 28, 1), num_generators=K, generators="last")
+    with pytest.raises(ValueError, match="is for images"):
+        registry.build("madgan", (2,), num_generators=K, generators="independent")

@@ -319,21 +319,51 @@ def mgan(net, num_generators=10, variant="general", **game_kwargs):
     return MGAN(g, d, variant=variant, seed=net.seed, **game_kwargs)
 
 
+#: `madgan(generators=)`: how MAD-GAN's K generators share layers.
+MADGAN_GENERATORS = ("shared", "first", "independent")
+
+
 @network_builder()
-def madgan(net, num_generators=3, **game_kwargs):
+def madgan(net, num_generators=3, generators="shared", **game_kwargs):
     """MAD-GAN: K generators sharing their early layers, a (K+1)-way D.
 
     Args:
         data_shape, network options: see the module docstring.
         num_generators: K.
+        generators: how the K generators share layers: "shared" (the
+            paper's: every layer shared but the output layer), "first"
+            (MGAN's layout: each generator owns its projection of z, the
+            rest shared) or "independent" (K DCGAN generators, no layer
+            shared, seeded `seed + 1000 (i + 1)` so they differ). "first"
+            and "independent" are for images only.
         **game_kwargs: `MADGAN` arguments (loss, similarity, the shared
             hooks, ...).
+
+    Raises:
+        ValueError: for an unknown `generators`, or "first"/"independent"
+            on points.
     """
+    if generators not in MADGAN_GENERATORS:
+        raise ValueError(f"generators must be one of {MADGAN_GENERATORS}, got {generators!r}.")
+    if net.points and generators != "shared":
+        raise ValueError(f"generators={generators!r} is for images; points take 'shared'.")
     if net.points:
         g_fn, d_fn = nets.madgan_mlp_generator, nets.madgan_mlp_discriminator
     else:
         g_fn, d_fn = nets.madgan_generator, nets.madgan_discriminator
-    g = g_fn(num_generators, net.latent_dim, seed=net.seed, **net.g_size)
+    if generators == "independent":
+        g = [
+            nets.dcgan_generator(
+                net.latent_dim, seed=net.seed + 1000 * (i + 1), name=f"generator_{i}", **net.g_size
+            )
+            for i in range(num_generators)
+        ]
+    elif generators == "first":
+        g = nets.multi_dcgan_generator(
+            num_generators, net.latent_dim, unshared="first", seed=net.seed, **net.g_size
+        )
+    else:
+        g = g_fn(num_generators, net.latent_dim, seed=net.seed, **net.g_size)
     d = d_fn(num_generators, seed=net.seed + 1, **net.d_size)
     return MADGAN(g, d, seed=net.seed, **game_kwargs)
 
