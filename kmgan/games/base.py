@@ -21,6 +21,10 @@ from kmgan.games.hooks import check_hook_args
 from kmgan.games.hooks import check_steps
 from kmgan.games.hooks import hook_log_names
 
+#: The GMAN report's Adam settings (Xu et al.), `compile()`'s default for
+#: GAN, DCGAN, GMAN and DCGMAN.
+GMAN_REPORT_ADAM = {"learning_rate": 1e-4, "beta_1": 0.5}
+
 
 def adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999):
     """Adam with DCGAN's settings by default (Radford et al. 2015)."""

@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from kmgan import losses
+from kmgan.games.base import GMAN_REPORT_ADAM
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import loss_config
@@ -45,7 +46,7 @@ class GAN(GeneratorGame):
     """
 
     log_names = ("d_loss", "g_loss")
-    optimizer_defaults = {"learning_rate": 1e-4, "beta_1": 0.5}
+    optimizer_defaults = GMAN_REPORT_ADAM
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ import keras
 from keras import ops
 
 from kmgan import losses
+from kmgan.games.base import GMAN_REPORT_ADAM
 from kmgan.games.base import GeneratorGame
 from kmgan.games.base import check_discriminator
 from kmgan.games.base import loss_config
@@ -113,8 +114,8 @@ class GMAN(GeneratorGame):
     discriminator player.
     """
 
+    optimizer_defaults = GMAN_REPORT_ADAM
     network_args = ("generator", "discriminators")
-    optimizer_defaults = {"learning_rate": 1e-4, "beta_1": 0.5}
 
     def __init__(
         self,

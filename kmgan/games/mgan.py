@@ -188,7 +188,7 @@ class MGAN(MultiGeneratorGame):
     """
 
     log_names = ("d_loss", "c_loss", "g_loss")
-    optimizer_roles = ("discriminator", "generator", "classifier")
+    optimizer_roles = MultiGeneratorGame.optimizer_roles + ("classifier",)
     tied_optimizers = {"classifier": "discriminator"}
 
     def __init__(
