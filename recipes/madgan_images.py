@@ -26,7 +26,7 @@ recipe (`recipes/multi_images.py`).
 
 import keras
 
-import kmgan
+from kmgan.games import registry
 
 if __package__:  # imported as recipes.<name>
     from . import multi_images
@@ -54,29 +54,18 @@ def parse(argv=None):
 def build_game(args, image_shape):
     """The compiled MAD-GAN of the parsed arguments."""
     k = args.num_generators
-    if args.independent:  # distinct seeds: equal seeds would build K identical generators
-        g = [
-            kmgan.nets.dcgan_generator(
-                args.latent_dim,
-                image_shape,
-                args.base_filters,
-                seed=args.seed + 1000 * (i + 1),
-                name=f"generator_{i}",
-            )
-            for i in range(k)
-        ]
-    else:
-        g = kmgan.nets.madgan_generator(
-            k,
-            args.latent_dim,
-            image_shape,
-            args.base_filters,
-            seed=args.seed,
-            unshared_layers=args.unshared_layers,
-        )
-    d = kmgan.nets.madgan_discriminator(k, image_shape, args.base_filters, seed=args.seed + 1)
-    game = kmgan.MADGAN(
-        g, d, loss=args.loss, similarity=args.similarity, margin=args.margin, seed=args.seed
+    game = registry.build(
+        "madgan",
+        image_shape,
+        num_generators=k,
+        generators="independent" if args.independent else "shared",
+        unshared_layers=1 if args.independent else args.unshared_layers,
+        latent_dim=args.latent_dim,
+        base_filters=args.base_filters,
+        seed=args.seed,
+        loss=args.loss,
+        similarity=args.similarity,
+        margin=args.margin,
     )
     multi_images.compile_adam(game, args.lr)
     print(f"MAD-GAN, K = {k}, images {image_shape}, backend {keras.backend.backend()}", flush=True)

@@ -289,3 +289,5 @@ def test_registry_refuses_unknown_or_point_generator_layouts():
         registry.build("madgan", (28, 28, 1), num_generators=K, generators="last")
     with pytest.raises(ValueError, match="is for images"):
         registry.build("madgan", (2,), num_generators=K, generators="independent")
+    with pytest.raises(ValueError, match="unshared_layers is an option"):
+        registry.build("madgan", (28, 28, 1), generators="first", unshared_layers=2)

@@ -11,6 +11,8 @@ A subclass sets its generator(s) in `_set_generator`, which the base
 constructor calls before it checks the hooks against the data shape.
 """
 
+import types
+
 import keras
 import numpy as np
 from keras import ops
@@ -23,7 +25,7 @@ from kmgan.games.hooks import hook_log_names
 
 #: The GMAN report's Adam settings (Xu et al.), `compile()`'s default for
 #: GAN, DCGAN, GMAN and DCGMAN.
-GMAN_REPORT_ADAM = {"learning_rate": 1e-4, "beta_1": 0.5}
+GMAN_REPORT_ADAM = types.MappingProxyType({"learning_rate": 1e-4, "beta_1": 0.5})
 
 
 def adam(learning_rate=2e-4, beta_1=0.5, beta_2=0.999):

@@ -324,33 +324,38 @@ MADGAN_GENERATORS = ("shared", "first", "independent")
 
 
 @network_builder()
-def madgan(net, num_generators=3, generators="shared", **game_kwargs):
+def madgan(net, num_generators=3, generators="shared", unshared_layers=1, **game_kwargs):
     """MAD-GAN: K generators sharing their early layers, a (K+1)-way D.
 
     Args:
         data_shape, network options: see the module docstring.
         num_generators: K.
         generators: how the K generators share layers: "shared" (the
-            paper's: every layer shared but the output layer), "first"
-            (MGAN's layout: each generator owns its projection of z, the
-            rest shared) or "independent" (K DCGAN generators, no layer
-            shared, seeded `seed + 1000 (i + 1)` so they differ). "first"
-            and "independent" are for images only.
+            paper's: every layer shared but the last `unshared_layers`),
+            "first" (MGAN's layout: each generator owns its projection of
+            z, the rest shared) or "independent" (K DCGAN generators, no
+            layer shared, seeded `seed + 1000 (i + 1)` so they differ).
+            "first" and "independent" are for images only.
+        unshared_layers: with "shared" on images, how many of the last
+            layers each generator owns (1: the output layer; see
+            `kmgan.nets.madgan_generator`).
         **game_kwargs: `MADGAN` arguments (loss, similarity, the shared
             hooks, ...).
 
     Raises:
-        ValueError: for an unknown `generators`, or "first"/"independent"
-            on points.
+        ValueError: for an unknown `generators`, "first"/"independent" on
+            points, or `unshared_layers` other than 1 where it means nothing.
     """
     if generators not in MADGAN_GENERATORS:
         raise ValueError(f"generators must be one of {MADGAN_GENERATORS}, got {generators!r}.")
     if net.points and generators != "shared":
         raise ValueError(f"generators={generators!r} is for images; points take 'shared'.")
+    if unshared_layers != 1 and (net.points or generators != "shared"):
+        raise ValueError("unshared_layers is an option of generators='shared' on images.")
     if net.points:
-        g_fn, d_fn = nets.madgan_mlp_generator, nets.madgan_mlp_discriminator
-    else:
-        g_fn, d_fn = nets.madgan_generator, nets.madgan_discriminator
+        g = nets.madgan_mlp_generator(num_generators, net.latent_dim, seed=net.seed, **net.g_size)
+        d = nets.madgan_mlp_discriminator(num_generators, seed=net.seed + 1, **net.d_size)
+        return MADGAN(g, d, seed=net.seed, **game_kwargs)
     if generators == "independent":
         g = [
             nets.dcgan_generator(
@@ -363,8 +368,14 @@ def madgan(net, num_generators=3, generators="shared", **game_kwargs):
             num_generators, net.latent_dim, unshared="first", seed=net.seed, **net.g_size
         )
     else:
-        g = g_fn(num_generators, net.latent_dim, seed=net.seed, **net.g_size)
-    d = d_fn(num_generators, seed=net.seed + 1, **net.d_size)
+        g = nets.madgan_generator(
+            num_generators,
+            net.latent_dim,
+            seed=net.seed,
+            unshared_layers=unshared_layers,
+            **net.g_size,
+        )
+    d = nets.madgan_discriminator(num_generators, seed=net.seed + 1, **net.d_size)
     return MADGAN(g, d, seed=net.seed, **game_kwargs)
 
 
