@@ -9,10 +9,12 @@ ordinary logs, and every player's optimizer state lives in `model.optimizer`.
 
 import math
 import os
+import time
 
 import keras
 import numpy as np
 
+from kmgan import io
 from kmgan.data.order import SyncEpoch  # noqa: F401
 from kmgan.resume import BackupAndRestore  # noqa: F401
 
@@ -79,6 +81,50 @@ def save_scatter(points, path, reference=None, colors=None, title=None):
     _ensure_parent(path)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+class TrainingProgress(keras.callbacks.Callback):
+    """Keeps a JSON record of a training that may span several sessions.
+
+    The file holds the epochs done, the training wall and CPU time summed
+    over sessions, one entry per session (`start_epoch`, `end_epoch`) and
+    the last epoch's logs. It is rewritten atomically after every epoch and
+    read back at construction, so beside `BackupAndRestore` it tells how
+    long a resumed run really trained.
+
+    Args:
+        path: the JSON file.
+        deadline: optional `time.time()` value; training stops at the first
+            epoch end after it (`stopped` is then True).
+    """
+
+    def __init__(self, path, deadline=None):
+        super().__init__()
+        self.path, self.deadline = path, deadline
+        self.state = io.read_json(path, default={})
+        for key, empty in (("train_wall_s", 0.0), ("train_cpu_s", 0.0), ("sessions", [])):
+            self.state.setdefault(key, empty)
+        self.state.setdefault("epochs_done", 0)
+        self.state.setdefault("last_logs", {})
+        self.start_epoch = None
+        self.stopped = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.start_epoch is None:
+            self.start_epoch = epoch
+            self.state["sessions"].append({"start_epoch": epoch, "end_epoch": epoch})
+        self._clock = time.time(), time.process_time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        wall, cpu = time.time() - self._clock[0], time.process_time() - self._clock[1]
+        self.state["train_wall_s"] += wall
+        self.state["train_cpu_s"] += cpu
+        self.state["epochs_done"] = epoch + 1
+        self.state["sessions"][-1]["end_epoch"] = epoch + 1
+        self.state["last_logs"] = {k: float(v) for k, v in (logs or {}).items()}
+        io.atomic_write_json(self.path, self.state)
+        if self.deadline is not None and time.time() >= self.deadline:
+            self.stopped = self.model.stop_training = True
 
 
 class SampleGrid(keras.callbacks.Callback):

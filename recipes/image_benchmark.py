@@ -437,40 +437,8 @@ def training_data(run, ctx):
     return data, len(x) // args.batch_size
 
 
-class Progress(keras.callbacks.Callback):
-    """Keeps `progress.json`: epochs done, training time, one entry per session.
-
-    Also stops training at the first epoch end after `deadline` (a
-    `time.time()` value, or None).
-    """
-
-    def __init__(self, path, deadline=None):
-        super().__init__()
-        self.path, self.deadline = path, deadline
-        self.state = kio.read_json(path, default={})
-        for key, empty in (("train_wall_s", 0.0), ("train_cpu_s", 0.0), ("sessions", [])):
-            self.state.setdefault(key, empty)
-        self.state.setdefault("epochs_done", 0)
-        self.state.setdefault("last_logs", {})
-        self.start_epoch = None
-        self.stopped = False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.start_epoch is None:
-            self.start_epoch = epoch
-            self.state["sessions"].append({"start_epoch": epoch, "end_epoch": epoch})
-        self._clock = time.time(), time.process_time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        wall, cpu = time.time() - self._clock[0], time.process_time() - self._clock[1]
-        self.state["train_wall_s"] += wall
-        self.state["train_cpu_s"] += cpu
-        self.state["epochs_done"] = epoch + 1
-        self.state["sessions"][-1]["end_epoch"] = epoch + 1
-        self.state["last_logs"] = {k: float(v) for k, v in (logs or {}).items()}
-        kio.atomic_write_json(self.path, self.state)
-        if self.deadline is not None and time.time() >= self.deadline:
-            self.stopped = self.model.stop_training = True
+#: Kept under its old name (it moved to `kmgan.callbacks`).
+Progress = kmgan.callbacks.TrainingProgress
 
 
 def parameter_counts(game):

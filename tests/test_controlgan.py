@@ -124,3 +124,31 @@ def test_keras_cv_augmentation_if_installed():
     model = ControlGAN(*tiny_players(), augmentation=keras_cv.layers.RandomFlip("horizontal"))
     x = np.zeros((2,) + SHAPE, "float32")
     assert tuple(ops.shape(model.augment(x))) == x.shape
+
+
+@pytest.mark.parametrize("game", ["controlgan", "scoregan"])
+def test_builder_classifier_keeps_table_1_size_at_any_width(game):
+    # A classifier scaled down with the GAN (4-16 channels at width 32) learnt
+    # MNIST too slowly for gamma_t to rise: the generator ignored the labels.
+    from kmgan import evaluators
+    from kmgan.games import registry
+
+    def stage_widths(model):
+        return sorted(
+            {layer.filters for layer in model.classifier.layers if hasattr(layer, "filters")}
+        )
+
+    def build(shape, **options):
+        if game == "scoregan":
+            head = keras.Sequential(
+                [keras.Input(shape), layers.Flatten(), layers.Dense(10, "softmax")]
+            )
+            options["evaluator"] = evaluators.frozen(head)
+        return registry.build(game, shape, num_classes=10, **options)
+
+    small = build((28, 28, 1), base_filters=8)
+    assert stage_widths(small) == [32, 64, 128]  # Table 1's, less one stage at 28x28
+    wide = build((32, 32, 3), base_filters=16)
+    assert stage_widths(wide) == [32, 64, 128]  # (32, 64, 128, 128)
+    chosen = build((28, 28, 1), base_filters=8, classifier_widths=[8, 16])
+    assert stage_widths(chosen) == [8, 16]

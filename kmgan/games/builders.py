@@ -429,34 +429,40 @@ def cgan(net, num_classes=10, **game_kwargs):
 
 
 @network_builder(images_only=True, latent_dim=128, base_filters=256)
-def controlgan(net, num_classes=10, classifier_blocks=3, **game_kwargs):
+def controlgan(net, num_classes=10, classifier_widths=None, classifier_blocks=3, **game_kwargs):
     """ControlGAN with ScoreGAN's Table 1 nets (images only).
 
     SNGAN ResNets: `base_filters` is the generator's and discriminator's
-    width (256 in Table 1); the classifier's stage widths are
-    (w/8, w/4, w/2, w/2), Table 1's (32, 64, 128, 128) at w = 256, less
+    width (256 in Table 1). The classifier is an independent network of
+    Table 1's own size, (32, 64, 128, 128), whatever the GAN's width, less
     the last stages where the image size does not halve that often (28x28:
-    (w/8, w/4, w/2)). Images (H, W, C) are square, H >= 8.
+    (32, 64, 128)). Images (H, W, C) are square, H >= 8.
 
     Args:
         data_shape, network options: see the module docstring.
         num_classes: number of classes.
+        classifier_widths: the classifier's stage widths (None: Table 1's).
+            ControlGAN's label control rests on this classifier: one that
+            learns slowly keeps gamma_t near 0 and the generator blind to
+            the labels.
         classifier_blocks: ResBlocks per classifier stage (3 in Table 1).
         **game_kwargs: `ControlGAN` arguments (the shared hooks included).
     """
-    players = _control_players(net, num_classes, classifier_blocks)
+    players = _control_players(net, num_classes, classifier_widths, classifier_blocks)
     return ControlGAN(*players, num_classes=num_classes, seed=net.seed, **game_kwargs)
 
 
 @network_builder(images_only=True, latent_dim=128, base_filters=256)
-def scoregan(net, evaluator=None, num_classes=10, classifier_blocks=3, **game_kwargs):
+def scoregan(
+    net, evaluator=None, num_classes=10, classifier_widths=None, classifier_blocks=3, **game_kwargs
+):
     """ScoreGAN: ControlGAN's Table 1 nets plus a frozen evaluator (images only).
 
     Args:
         data_shape, network options: see the module docstring.
         evaluator: the frozen evaluator, e.g.
             `kmgan.evaluators.mobilenet_v2(weights="imagenet")` (required).
-        num_classes, classifier_blocks: as `controlgan`.
+        num_classes, classifier_widths, classifier_blocks: as `controlgan`.
         **game_kwargs: `ScoreGAN` arguments.
     """
     if evaluator is None:
@@ -465,18 +471,25 @@ def scoregan(net, evaluator=None, num_classes=10, classifier_blocks=3, **game_kw
             "probabilities, e.g. kmgan.evaluators.mobilenet_v2(weights='imagenet') "
             "(or weights='/path/to/mobilenet_v2_....h5'); without one it is controlgan."
         )
-    players = _control_players(net, num_classes, classifier_blocks)
+    players = _control_players(net, num_classes, classifier_widths, classifier_blocks)
     return ScoreGAN(
         *players, evaluator=evaluator, num_classes=num_classes, seed=net.seed, **game_kwargs
     )
 
 
-def _control_players(net, num_classes, classifier_blocks):
+#: Table 1's classifier stage widths (CIFAR-10).
+CLASSIFIER_WIDTHS = (32, 64, 128, 128)
+
+
+def _control_players(net, num_classes, classifier_widths, classifier_blocks):
     """ControlGAN's G, D and C (Table 1's SNGAN ResNets) for `net`."""
     shape, width = net.data_shape, net.base_filters
-    widths = [max(1, width // d) for d in (8, 4, 2, 2)]
-    while len(widths) > 1 and shape[0] % 2 ** (len(widths) - 1):
-        widths.pop()  # one downsampling stage fewer (28x28: three stages)
+    if classifier_widths is None:
+        widths = list(CLASSIFIER_WIDTHS)
+        while len(widths) > 1 and shape[0] % 2 ** (len(widths) - 1):
+            widths.pop()  # one downsampling stage fewer (28x28: three stages)
+    else:
+        widths = [int(w) for w in classifier_widths]
     return (
         nets.sngan_generator(
             num_classes, latent_dim=net.latent_dim, image_shape=shape, width=width, seed=net.seed

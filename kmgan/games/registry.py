@@ -159,7 +159,7 @@ GAMES = {
             "ControlGAN: conditional G, D and an independent classifier (Lee & Seok)",
             labels=True,
             images_only=True,
-            quick=dict(QUICK, classifier_blocks=1),
+            quick=dict(QUICK, classifier_blocks=1, classifier_widths=[8, 16]),
         ),
         GameSpec(
             "scoregan",
@@ -169,7 +169,7 @@ GAMES = {
             labels=True,
             images_only=True,
             needs_evaluator=True,
-            quick=dict(QUICK, classifier_blocks=1),
+            quick=dict(QUICK, classifier_blocks=1, classifier_widths=[8, 16]),
         ),
     )
 }
