@@ -132,6 +132,28 @@ def gradient_penalty(discriminator, real, fake, seed_generator, target=1.0):
     return ops.mean(ops.square(norms - target))
 
 
+def r1_penalty(discriminator, real):
+    """R1 penalty E[||grad_x D(x)||_2^2] over real x (Mescheder et al. 2018).
+
+    Unweighted: the regularizer is gamma / 2 times this. D is evaluated in
+    inference mode, as for `gradient_penalty` (a function of D's weights
+    with no side effects, per example).
+
+    Args:
+        discriminator: a `keras.Model` or callable `discriminator(x,
+            training=False)` returning one logit per example.
+        real: a batch of real examples.
+
+    Returns:
+        A scalar tensor.
+    """
+    from kmgan.engine import input_gradient  # imported here to avoid an import cycle
+
+    batch = ops.shape(real)[0]
+    grads = input_gradient(lambda x: ops.sum(discriminator(x, training=False)), real)
+    return ops.mean(ops.sum(ops.square(ops.reshape(grads, (batch, -1))), axis=-1))
+
+
 def _flat(logits, axis=None):
     logits = ops.cast(logits, "float32")
     return ops.reshape(logits, (-1,)) if axis is None else logits

@@ -69,6 +69,22 @@ class GameModel(keras.Model):
         """Plays one round on a batch `data`; returns a dict of scalars."""
         raise NotImplementedError
 
+    def build_state(self):
+        """Creates the game's own state variables that depend on every
+        network being set (e.g. a weight average). Called by `compile` and
+        before the game's own variables are saved or loaded; must be
+        idempotent. The default creates nothing."""
+
+    def end_round(self, data):
+        """Runs after every round's moves, inside the training step (a hook
+        for state that follows the players, e.g. their weights' average).
+        Reads and writes of variables here are part of the step on every
+        backend. The default does nothing.
+
+        Args:
+            data: the round's batch, as `play` got it.
+        """
+
     def minimize(self, players, loss_fn):
         """Moves `players` one optimizer step down the loss `loss_fn()`.
 
@@ -135,6 +151,7 @@ class GameModel(keras.Model):
         jit_compile="auto",
         run_eagerly=False,
         steps_per_execution=1,
+        accumulation_steps=None,
         **named,
     ):
         """Configures one optimizer per player.
@@ -160,6 +177,15 @@ class GameModel(keras.Model):
             jit_compile: as in `keras.Model.compile` (XLA on both backends).
             run_eagerly: as in `keras.Model.compile`.
             steps_per_execution: as in `keras.Model.compile`.
+            accumulation_steps: gradient accumulation: an int k >= 2 for
+                every player, or a dict {player: k}. Such a player's
+                optimizer applies the mean of its gradients over k of its
+                moves, once every k moves (Keras'
+                `gradient_accumulation_steps`), which is one step on a
+                k-times larger batch for a player whose opponents hold
+                still meanwhile (exactly so when they accumulate too and the
+                player moves first in the round; a later mover's k gradients
+                meet its opponents before and after their update). None: off.
             **named: optimizers by role or player name, and the options of
                 the game's `default_optimizers` (e.g. `halve_after`).
 
@@ -167,6 +193,7 @@ class GameModel(keras.Model):
             ValueError: for a name that is no player or role of the game
                 (the message lists them), or a role given twice.
         """
+        self.build_state()
         player_variables = self.player_variables()
         if len(optimizers) == 1 and isinstance(optimizers[0], dict):
             if named:
@@ -192,6 +219,7 @@ class GameModel(keras.Model):
                         f"Variable {v.path} belongs to both '{owner[id(v)]}' and '{player}'."
                     )
                 owner[id(v)] = player
+        mapping = _with_accumulation(mapping, accumulation_steps)
         container = PlayerOptimizers({p: mapping[p] for p in player_variables})
         container.set_player_variables(player_variables)
         # A read-only mapping: Keras would track a dict of variables as the
@@ -274,6 +302,7 @@ class GameModel(keras.Model):
         object.__setattr__(self, "_round_logs", {})
         try:
             played = self.play(data)
+            self.end_round(data)
             logs = dict(self.__dict__["_round_logs"])
         finally:
             object.__setattr__(self, "_round_logs", None)
@@ -307,10 +336,12 @@ class GameModel(keras.Model):
     def save_own_variables(self, store):
         # Keras saves a SeedGenerator with its layer but not with a model's
         # own state; a resumed game must draw the same noise it would have.
+        self.build_state()
         super().save_own_variables(store)
         store["noise_state"] = self.seed_generator.state
 
     def load_own_variables(self, store):
+        self.build_state()
         own = self._trainable_variables + self._non_trainable_variables
         keys = set(store.keys())
         expected = {str(i) for i in range(len(own))}
@@ -419,6 +450,33 @@ def _first_batch(x, batch_size=None):
     if getattr(batch, "shape", (0,))[0] == 0:
         raise ValueError("The training data is empty.")
     return batch
+
+
+def _with_accumulation(mapping, steps):
+    """`mapping` with each named player's optimizer accumulating gradients."""
+    if steps is None:
+        return mapping
+    per_player = dict(steps) if isinstance(steps, dict) else dict.fromkeys(mapping, steps)
+    unknown = set(per_player) - set(mapping)
+    if unknown:
+        raise ValueError(
+            f"accumulation_steps names no player {sorted(unknown)}; the players "
+            f"are {sorted(mapping)}."
+        )
+    mapping = dict(mapping)
+    for player, k in per_player.items():
+        if k is None or k == 1:
+            continue
+        if isinstance(k, bool) or int(k) != k or int(k) < 2:
+            raise ValueError(
+                f"accumulation_steps must be an integer >= 2 (or 1/None for "
+                f"none); got {k!r} for '{player}'."
+            )
+        optimizer = keras.optimizers.get(mapping[player])
+        config = optimizer.get_config()
+        config["gradient_accumulation_steps"] = int(k)
+        mapping[player] = optimizer.__class__.from_config(config)
+    return mapping
 
 
 def _optimizer_name(key):

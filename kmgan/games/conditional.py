@@ -312,7 +312,7 @@ class ConditionalGAN(ConditionalGame):
         real = real_data(data)
         labels = self.batch_labels(data)
         batch_size = ops.shape(real)[0]
-        D = self.discriminate_batch
+        D = self.judged(self.discriminate_batch)
 
         for _ in range(self.d_steps):
             y_fake = self.labels_for_fakes(labels)
@@ -329,6 +329,9 @@ class ConditionalGAN(ConditionalGame):
                     * self.penalty(
                         lambda x, training=False: D(x, labels, training=training), real, fake
                     )
+                    + self.r1_penalty(
+                        lambda x, training=False: D(x, labels, training=training), real
+                    )
                 ),
             )
 
@@ -341,6 +344,10 @@ class ConditionalGAN(ConditionalGame):
 
         g_loss = self.minimize("generator", generator_loss)
         return {"d_loss": d_loss, "g_loss": g_loss}
+
+    def ada_real_probability(self, data):
+        x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.real_probability(self.judge_input(x), labels)
 
     def real_probability(self, x, labels=None):
         """P(real | x): sigmoid(D(x, labels)), or its mean over all classes."""

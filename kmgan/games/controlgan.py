@@ -320,7 +320,8 @@ class ControlGAN(ConditionalGame):
         real = real_data(data)
         labels = self.batch_labels(data)
         batch_size = ops.shape(real)[0]
-        D, C = self.discriminator, self.classifier
+        # C keeps its own augmentation A of the reals (the paper's).
+        D, C = self.judged(self.discriminator), self.classifier
 
         for _ in range(self.d_steps):
             y_fake = self.labels_for_fakes(labels)
@@ -331,7 +332,7 @@ class ControlGAN(ConditionalGame):
             def discriminator_loss():
                 adv = self.loss.discriminator(D(real, training=True), D(fake, training=True))
                 gp = self.penalty(D, real, fake)
-                return adv + self.gp_weight * gp, (adv, gp)
+                return adv + self.gp_weight * gp + self.r1_penalty(D, real), (adv, gp)
 
             _, (d_loss, gp) = self.minimize("discriminator", discriminator_loss)
 

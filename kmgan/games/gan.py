@@ -70,7 +70,7 @@ class GAN(GeneratorGame):
     def play(self, data):
         real = real_data(data)
         batch_size = ops.shape(real)[0]
-        D, G = self.discriminator, self.generator
+        D, G = self.judged(self.discriminator), self.generator
 
         for _ in range(self.d_steps):
             fake = ops.stop_gradient(G(self.sample_z(batch_size), training=True))
@@ -79,6 +79,7 @@ class GAN(GeneratorGame):
                 lambda: (
                     self.loss.discriminator(D(real, training=True), D(fake, training=True))
                     + self.gp_weight * self.penalty(D, real, fake)
+                    + self.r1_penalty(D, real)
                 ),
             )
 

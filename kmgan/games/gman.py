@@ -257,19 +257,27 @@ class GMAN(GeneratorGame):
         real = real_data(data)
         batch_size = ops.shape(real)[0]
         G = self.generator
+        logits_of = self.judged(self.discriminator_logits)
 
         def discriminator_losses(fake):
             # (N,): column i is D_i's loss. The sum is separable, so one
             # backward pass gives every D_i the gradient of its own loss.
             per_d = self.loss.discriminator(
-                self.discriminator_logits(real, training=True),
-                self.discriminator_logits(fake, training=True),
+                logits_of(real, training=True),
+                logits_of(fake, training=True),
                 axis=0,
             )
             if self.gp_weight:  # WGAN-GP on each D_i's own logit
                 per_d = per_d + self.gp_weight * ops.stack(
                     [
                         self.penalty(self._logit_column(i), real, fake)
+                        for i in range(self.num_discriminators)
+                    ]
+                )
+            if self.r1_weight:  # R1 on each D_i's own logit
+                per_d = per_d + ops.stack(
+                    [
+                        self.r1_penalty(self._logit_column(i), real)
                         for i in range(self.num_discriminators)
                     ]
                 )
@@ -285,7 +293,7 @@ class GMAN(GeneratorGame):
 
         def generator_loss():
             fake = G(z, training=True)
-            values = self.loss.generator(self.discriminator_logits(fake, training=True), axis=0)
+            values = self.loss.generator(logits_of(fake, training=True), axis=0)
             lam = self.current_lambda()
             loss = aggregate(values, self.aggregator, lam)
             if self.aggregator == "auto":

@@ -12,26 +12,67 @@ base class, which validates them once for every game:
   discriminator (`kmgan.losses.gradient_penalty`); None gives 10 with the
   Wasserstein loss and 0 otherwise. `gradient_penalty=` is its deprecated
   alias.
+- `r1_weight`, `r1_interval`: the R1 penalty gamma / 2 * E||grad D(x_real)||^2
+  on every discriminator (Mescheder et al. 2018), applied every
+  `r1_interval` rounds with its weight multiplied by the interval (lazy
+  regularization, Karras et al. 2020, StyleGAN2).
+- `ema_decay`, `ema_start`: an exponential moving average of the
+  generator side's weights (`generator_networks()`), see `use_ema`.
+- `augment`, `ada_target`, `ada_interval`, `ada_kimg`: differentiable
+  augmentation of everything a discriminator or classifier judges, real and
+  fake, in every move (`kmgan.diffaug`): a DiffAugment policy (Zhao et al.
+  2020; "diffaugment" is "color,translation,cutout") or "ada" (Karras et al.
+  2020: each transform applied with a probability p steered towards
+  r_t = E[sign D(x_real)] = `ada_target` every `ada_interval` rounds). The
+  game logs "ada_p" and "ada_rt".
 
 A game's `play` applies them where its paper's objective has the terms:
 
     g_loss = self.guide(g_loss, fake, real)          # in G's loss function
-    d_loss = d_loss + self.gp_weight * self.penalty(D, real, fake)
+    d_loss = (d_loss + self.gp_weight * self.penalty(D, real, fake)
+              + self.r1_penalty(D, real))
 
-`guide` adds nothing and `penalty` is 0 (no extra pass through D) when
-the hook is off. Step counts (`d_steps`, ControlGAN's `c_steps`) are
-checked by `check_steps`.
+`guide` adds nothing and `penalty` and `r1_penalty` are 0 (no extra pass
+through D) when the hook is off. A game's `play` takes its judges as
+`D = self.judged(self.discriminator)`, which augments what they see in
+training when `augment` is on. The average and ADA's p are updated by the
+engine at the end of every round (`end_round`), in no game's code. Step
+counts (`d_steps`, ControlGAN's `c_steps`) are checked by `check_steps`.
 """
 
+import contextlib
 import warnings
 
+import keras
 from keras import ops
 
+from kmgan import diffaug
 from kmgan import losses
 from kmgan.evaluators import EvaluatorGuidance
 
 #: The keyword arguments every game's constructor takes through `**hooks`.
-HOOK_ARGS = ("evaluator", "score_weight", "score_cap", "gp_weight", "gradient_penalty")
+HOOK_ARGS = (
+    "evaluator",
+    "score_weight",
+    "score_cap",
+    "gp_weight",
+    "r1_weight",
+    "r1_interval",
+    "ema_decay",
+    "ema_start",
+    "augment",
+    "ada_target",
+    "ada_interval",
+    "ada_kimg",
+    "gradient_penalty",
+)
+
+#: `augment="diffaugment"`: DiffAugment's policy for images (Zhao et al. 2020).
+DIFFAUGMENT_POLICY = "color,translation,cutout"
+
+#: The logs ADA adds: the augmentation probability and the overfitting
+#: heuristic r_t it is steered by.
+ADA_LOG_NAMES = ("ada_p", "ada_rt")
 
 #: gp_weight's default with the Wasserstein loss (Gulrajani et al. 2017).
 WGAN_GP_WEIGHT = 10.0
@@ -51,7 +92,10 @@ def check_steps(value, name="d_steps"):
 
 def hook_log_names(hooks):
     """The log names the hooks in `hooks` (a dict of hook arguments) add."""
-    return EvaluatorGuidance.log_names if hooks.get("evaluator") is not None else ()
+    names = EvaluatorGuidance.log_names if hooks.get("evaluator") is not None else ()
+    if hooks.get("augment") == "ada":
+        names = names + ADA_LOG_NAMES
+    return names
 
 
 def check_hook_args(game_name, hooks):
@@ -77,6 +121,14 @@ class GameHooks:
         score_weight=0.5,
         score_cap="real",
         gp_weight=None,
+        r1_weight=None,
+        r1_interval=1,
+        ema_decay=None,
+        ema_start=0,
+        augment=None,
+        ada_target=0.6,
+        ada_interval=4,
+        ada_kimg=500,
         gradient_penalty=None,
     ):
         if gradient_penalty is not None:
@@ -98,6 +150,9 @@ class GameHooks:
         if guidance is not None:
             _check_evaluator(guidance.evaluator, self.data_shape)
         self.evaluator = guidance
+        self._init_r1(r1_weight, r1_interval)
+        self._init_ema(ema_decay, ema_start)
+        self._init_augment(augment, ada_target, ada_interval, ada_kimg)
         # Logs of the hooks, set during a move and read by GameModel.minimize.
         object.__setattr__(self, "_move_logs", None)
 
@@ -142,6 +197,213 @@ class GameHooks:
             real = real[:n]
         return losses.gradient_penalty(critic, real, fake, self.seed_generator)
 
+    # ----------------------------------------------------------------- R1
+    def _init_r1(self, weight, interval):
+        if weight is not None and float(weight) < 0:
+            raise ValueError(f"r1_weight must be >= 0, got {weight}.")
+        self.r1_weight = 0.0 if weight is None else float(weight)
+        self.r1_interval = check_steps(interval, "r1_interval")
+
+    def r1_penalty(self, critic, real):
+        """The weighted R1 penalty of `critic` on the real batch, or 0.
+
+        gamma / 2 * E[||grad_x D(x)||^2] over real x (Mescheder et al.
+        2018). With `r1_interval` k > 1 the term is computed on rounds whose
+        index is a multiple of k only, weighted by k (lazy regularization),
+        so that its average over rounds is unchanged.
+
+        Args:
+            critic: the discriminator, or a callable `critic(x,
+                training=False)` giving one logit per example (as for
+                `penalty`).
+            real: the round's real batch.
+
+        Returns:
+            A scalar tensor, 0 when `r1_weight` is 0.
+        """
+        if not self.r1_weight:
+            return ops.zeros((), "float32")
+        weight = 0.5 * self.r1_weight
+        if self.r1_interval == 1:
+            return weight * losses.r1_penalty(critic, real)
+        due = ops.equal(ops.mod(self.optimizer.iterations, self.r1_interval), 0)
+        return ops.cond(
+            due,
+            lambda: weight * self.r1_interval * losses.r1_penalty(critic, real),
+            lambda: ops.zeros((), "float32"),
+        )
+
+    # ---------------------------------------------------------------- EMA
+    def generator_networks(self):
+        """The networks that make the game's samples (what `use_ema` averages).
+
+        Returns:
+            list of `keras.Model`: the generator, the K generators, or (MEGAN)
+            the experts and the gate.
+        """
+        single = getattr(self, "generator", None)
+        if single is not None:
+            return [single]
+        return list(getattr(self, "generators", None) or [])
+
+    def _init_ema(self, decay, start):
+        if decay is not None and not 0.0 < float(decay) < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {decay}.")
+        if isinstance(start, bool) or int(start) != start or int(start) < 0:
+            raise ValueError(f"ema_start must be an integer >= 0, got {start!r}.")
+        self.ema_decay = None if decay is None else float(decay)
+        self.ema_start = int(start)
+        # Made by build_state, once every network exists (MEGAN sets its
+        # gate after the base constructor). A tuple: Keras would track a
+        # list of the sources as the game's own variables.
+        object.__setattr__(self, "_ema_sources", ())
+        self.ema_weights = []
+
+    def build_state(self):
+        """Creates the average's variables (once), copies of the weights."""
+        super().build_state()
+        if self.ema_decay is None or self._ema_sources:
+            return
+        sources = [v for net in self.generator_networks() for v in net.trainable_weights]
+        object.__setattr__(self, "_ema_sources", tuple(sources))
+        self.ema_weights = [
+            self.add_weight(
+                shape=v.shape,
+                dtype=v.dtype,
+                initializer=keras.initializers.Constant(ops.convert_to_numpy(v.value)),
+                trainable=False,
+                name=f"ema_{i}",
+            )
+            for i, v in enumerate(sources)
+        ]
+
+    # -------------------------------------------------------- augmentation
+    def _init_augment(self, augment, target, interval, kimg):
+        if augment == "diffaugment":
+            augment = DIFFAUGMENT_POLICY
+        if augment is not None:
+            if len(self.data_shape) != 3:
+                raise ValueError(
+                    f"augment={augment!r} transforms images; {type(self).__name__} "
+                    f"makes examples of shape {tuple(self.data_shape)}."
+                )
+            if augment != "ada":
+                diffaug.check_policy(augment)
+        if not 0.0 < float(target) < 1.0:
+            raise ValueError(f"ada_target must be in (0, 1), got {target}.")
+        if not float(kimg) > 0:
+            raise ValueError(f"ada_kimg must be > 0, got {kimg}.")
+        self.augment_policy = augment
+        self.ada_target = float(target)
+        self.ada_interval = check_steps(interval, "ada_interval")
+        self.ada_kimg = float(kimg)
+        if augment == "ada":
+            # p, and sum(sign D(x_real)) and the count of reals since p last moved.
+            self.ada_p, self.ada_signs, self.ada_seen = (
+                self.add_weight(shape=(), initializer="zeros", trainable=False, name=name)
+                for name in ("ada_p", "ada_signs", "ada_seen")
+            )
+
+    def judge_input(self, x):
+        """The images a judge sees in training: `x` augmented (or `x`)."""
+        if self.augment_policy is None:
+            return x
+        if self.augment_policy == "ada":
+            return diffaug.ada_augment(x, self.seed_generator, self.ada_p)
+        return diffaug.diff_augment(x, self.seed_generator, self.augment_policy)
+
+    def judged(self, judge):
+        """`judge` (a discriminator or classifier) seeing augmented inputs.
+
+        Args:
+            judge: a callable `judge(x, *more, training=...)`.
+
+        Returns:
+            `judge` itself without `augment`; else a callable that, in
+            training mode, passes `judge_input(x)` for its first argument
+            (inference calls, e.g. the penalties', see `x` unchanged).
+        """
+        if self.augment_policy is None:
+            return judge
+
+        def augmented(x, *more, training=False):
+            return judge(self.judge_input(x) if training else x, *more, training=training)
+
+        return augmented
+
+    def ada_real_probability(self, data):
+        """P(real) of the round's augmented real batch (ADA's statistic);
+        a conditional game passes the labels."""
+        real = keras.utils.unpack_x_y_sample_weight(data)[0]
+        return self.real_probability(self.judge_input(real))
+
+    def _update_ada(self, data):
+        probability = ops.cast(self.ada_real_probability(data), "float32")
+        signs = self.ada_signs.value + ops.sum(ops.sign(probability - 0.5))
+        seen = self.ada_seen.value + ops.cast(ops.shape(probability)[0], "float32")
+        r_t = signs / ops.maximum(seen, 1.0)
+        p = self.ada_p.value
+        due = ops.equal(ops.mod(self.optimizer.iterations + 1, self.ada_interval), 0)
+        moved = diffaug.ada_adjust(
+            p, r_t, self.ada_target, batch_size=seen, interval=1, speed_kimg=self.ada_kimg
+        )
+        p = ops.where(due, moved, p)
+        self.ada_p.assign(p)
+        self.ada_signs.assign(ops.where(due, 0.0, signs))
+        self.ada_seen.assign(ops.where(due, 0.0, seen))
+        self._record_move_logs({"ada_p": p, "ada_rt": r_t})
+
+    def end_round(self, data):
+        """Updates ADA's p (every `ada_interval` rounds) and the average.
+
+        avg <- d * avg + (1 - d) * w, with d = `ema_decay` from round
+        `ema_start` on and 0 before it (the average follows the weights).
+        Batch-norm statistics are not averaged: the averaged generator uses
+        the live ones (as StudioGAN's and StyleGAN2's EMA generators do).
+
+        Args:
+            data: the round's batch.
+        """
+        if self.augment_policy == "ada":
+            self._update_ada(data)
+        if not self.ema_weights:
+            return
+        decay = ops.where(ops.less(self.optimizer.iterations, self.ema_start), 0.0, self.ema_decay)
+        decay = ops.cast(decay, "float32")
+        for average, weight in zip(self.ema_weights, self._ema_sources):
+            average.assign(decay * average + (1.0 - decay) * ops.cast(weight, "float32"))
+
+    @contextlib.contextmanager
+    def use_ema(self):
+        """Context in which the generator side holds its averaged weights.
+
+        Everything that samples, saves or evaluates the generator(s) inside
+        the block sees the average: `game.sample`, `generator.save`,
+        `kmgan.samplers.export_sampler(game)`, FID, GAM battles. The
+        training weights are put back on leaving it.
+
+            with game.use_ema():
+                images = game.sample(64)
+                kmgan.samplers.export_sampler(game).save("g_ema.keras")
+
+        Raises:
+            ValueError: when the game was built without `ema_decay`.
+        """
+        self.build_state()
+        if not self.ema_weights:
+            raise ValueError(
+                f"{type(self).__name__} keeps no average: build it with "
+                "ema_decay= (e.g. 0.999) to use its EMA weights."
+            )
+        live = [ops.convert_to_numpy(v.value) for v in self._ema_sources]
+        for weight, average in zip(self._ema_sources, self.ema_weights):
+            weight.assign(ops.cast(average.value, weight.dtype))
+        try:
+            yield self
+        finally:
+            for weight, value in zip(self._ema_sources, live):
+                weight.assign(value)
+
     # ---------------------------------------------------------- evaluator
     def guide(self, loss, fake, real=None):
         """The generator's loss with the evaluator's term, when there is one.
@@ -175,6 +437,16 @@ class GameHooks:
     def hooks_config(self):
         """The hooks' constructor arguments, for `get_config`."""
         config = {"gp_weight": self.gp_weight}
+        if self.r1_weight:
+            config.update(r1_weight=self.r1_weight, r1_interval=self.r1_interval)
+        if self.ema_decay is not None:
+            config.update(ema_decay=self.ema_decay, ema_start=self.ema_start)
+        if self.augment_policy is not None:
+            config["augment"] = self.augment_policy
+        if self.augment_policy == "ada":
+            config.update(
+                ada_target=self.ada_target, ada_interval=self.ada_interval, ada_kimg=self.ada_kimg
+            )
         if self.evaluator is not None:
             config.update(score_weight=self.evaluator.weight, score_cap=self.evaluator.cap)
         return config

@@ -262,7 +262,7 @@ class MADGAN(MultiGeneratorGame):
     def play(self, data):
         real = real_data(data)
         per_gen = self.block_size(ops.shape(real)[0])
-        D = self.discriminator
+        D = self.judged(self.discriminator)
 
         for _ in range(self.d_steps):
             fake, assignment = self.d_step_fakes(per_gen)
@@ -271,6 +271,7 @@ class MADGAN(MultiGeneratorGame):
                 lambda: (
                     discriminator_loss(D(real, training=True), D(fake, training=True), assignment)
                     + self.gp_weight * self.penalty(self._real_critic, real, fake)
+                    + self.r1_penalty(self._real_critic, real)
                 ),
             )
 

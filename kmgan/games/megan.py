@@ -199,6 +199,10 @@ class MEGAN(MultiGeneratorGame):
     def generator_variables(self):
         return list(self.experts.trainable_variables)
 
+    def generator_networks(self):
+        """The experts and the gate: both shape a sample (see `use_ema`)."""
+        return [self.experts, self.gate]
+
     def temperature(self):
         """tau for the current round (from the game's round counter)."""
         return megan_temperature(
@@ -276,7 +280,7 @@ class MEGAN(MultiGeneratorGame):
             `(adv, lb)`: L_adv^G(D(FI)) and L_LB (eq. 9) of the assignments;
             the move descends adv + lam * lb.
         """
-        adv = self.loss.generator(self.discriminator(fake, training=training))
+        adv = self.loss.generator(self.judged(self.discriminator)(fake, training=training))
         if balance_assignment is None:
             balance_assignment = assignment
         return adv, load_balancing_loss(balance_assignment)
@@ -302,7 +306,7 @@ class MEGAN(MultiGeneratorGame):
         batch = ops.shape(real)[0]
         n = self.num_generators
         tau = self.temperature()
-        D = self.discriminator
+        D = self.judged(self.discriminator)
 
         for _ in range(self.d_steps):
             z = self.sample_z(batch)
@@ -311,7 +315,9 @@ class MEGAN(MultiGeneratorGame):
 
             def d_loss_fn():
                 loss = self.loss.discriminator(D(real, training=True), D(fake, training=True))
-                return loss + self.gp_weight * self.penalty(D, real, fake)
+                return (
+                    loss + self.gp_weight * self.penalty(D, real, fake) + self.r1_penalty(D, real)
+                )
 
             d_loss = self.minimize("discriminator", d_loss_fn)
 

@@ -244,7 +244,7 @@ class MGAN(MultiGeneratorGame):
     def play(self, data):
         real = real_data(data)
         per_gen = self.block_size(ops.shape(real)[0])
-        D = self.discriminator
+        D = self.judged(self.discriminator)
         c_weight = self.beta if self.classifier_weight is None else self.classifier_weight
 
         def d_head(x, training=False):
@@ -261,6 +261,7 @@ class MGAN(MultiGeneratorGame):
                 )
                 d_loss, c_loss = terms["d_loss"], terms["c_loss"]
                 d_loss = d_loss + self.gp_weight * self.penalty(d_head, real, fake)
+                d_loss = d_loss + self.r1_penalty(d_head, real)
                 return d_loss + c_weight * c_loss, (d_loss, c_loss)
 
             _, (d_loss, c_loss) = self.minimize(["discriminator", "classifier"], d_and_c_loss)

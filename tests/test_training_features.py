@@ -1,0 +1,277 @@
+"""The training options every game takes: generator EMA, R1, gradient
+accumulation (one mechanism each, in the hooks or the engine)."""
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+import kmgan
+from kmgan.games import registry
+from tests.helpers import snapshot
+from tests.helpers import value
+
+POINT_GAMES = ["gan", "gman", "mgan", "madgan", "megan"]
+
+
+def tiny(name, **overrides):
+    """A registry game on 2-D points with tiny nets."""
+    options = dict(latent_dim=4, hidden_units=(8,), d_hidden_units=(8,), seed=0)
+    spec = registry.get(name)
+    for key, val in dict(
+        num_generators=2, num_discriminators=2, gate_encoding_dim=2, gate_hidden_units=(4,)
+    ).items():
+        if key in spec.options():
+            options[key] = val
+    options.update(overrides)
+    return registry.build(name, (2,), **options)
+
+
+def points(n=16, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, 2)).astype("float32")
+
+
+def sgd(rate):
+    return keras.optimizers.SGD(rate)
+
+
+# ------------------------------------------------------------------- EMA
+
+
+def test_ema_follows_the_weights_then_averages_them():
+    game = tiny("gan", ema_decay=0.9, ema_start=2)
+    game.compile(sgd(0.05), sgd(0.05))
+    x = points()
+    sources = game.generator.trainable_weights
+    assert len(game.ema_weights) == len(sources)
+    history = []
+    for _ in range(4):  # rounds 0..3, one batch each
+        game.fit(x, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+        history.append(snapshot(sources))
+    # Rounds 0 and 1 (< ema_start): the average is the weights.
+    # Rounds 2 and 3: avg <- 0.9 avg + 0.1 w.
+    expected = history[1]
+    for w in history[2:]:
+        expected = [0.9 * a + 0.1 * b for a, b in zip(expected, w)]
+    for average, want in zip(game.ema_weights, expected):
+        np.testing.assert_allclose(value(average), want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(value(game.ema_weights[0]), history[-1][0])
+
+
+def test_use_ema_swaps_the_generator_weights_in_and_back():
+    game = tiny("gan", ema_decay=0.5)
+    game.compile(sgd(0.2), sgd(0.2))
+    x = points()
+    game.fit(x, batch_size=8, epochs=2, verbose=0)
+    live = snapshot(game.generator.trainable_weights)
+    z = np.random.default_rng(1).normal(size=(5, 4)).astype("float32")
+    before = game.generate(z)
+    with game.use_ema():
+        for weight, average in zip(game.generator.trainable_weights, game.ema_weights):
+            np.testing.assert_array_equal(value(weight), value(average))
+        averaged = game.generate(z)
+    assert not np.allclose(before, averaged)
+    for weight, want in zip(game.generator.trainable_weights, live):
+        np.testing.assert_array_equal(value(weight), want)
+    with pytest.raises(ValueError, match="ema_decay"):
+        with tiny("gan").use_ema():
+            pass
+
+
+@pytest.mark.parametrize("name", POINT_GAMES)
+def test_every_game_keeps_an_average_that_saves_and_restores(name, tmp_path):
+    game = tiny(name, ema_decay=0.8)
+    game.compile()
+    sources = [v for net in game.generator_networks() for v in net.trainable_weights]
+    assert len(game.ema_weights) == len(sources) > 0
+    if name == "megan":  # the gate shapes a sample too
+        assert len(sources) > len(game.experts.trainable_weights)
+    start = snapshot(game.ema_weights)
+    game.fit(points(), batch_size=8, epochs=1, verbose=0)
+    moved = snapshot(game.ema_weights)
+    assert any(not np.allclose(a, b) for a, b in zip(start, moved))
+    path = str(tmp_path / "game.weights.h5")
+    game.save_weights(path)
+    again = type(game).from_config(game.get_config())
+    assert again.ema_decay == 0.8
+    again.load_weights(path)
+    for a, b in zip(again.ema_weights, moved):
+        np.testing.assert_array_equal(value(a), b)
+
+
+def test_ema_options_are_checked():
+    with pytest.raises(ValueError, match="ema_decay"):
+        tiny("gan", ema_decay=1.0)
+    with pytest.raises(ValueError, match="ema_start"):
+        tiny("gan", ema_decay=0.9, ema_start=-1)
+
+
+# -------------------------------------------------------------------- R1
+
+
+def linear_critic(weights):
+    x = inp = keras.Input((len(weights),))
+    dense = layers.Dense(1)
+    out = dense(x)
+    model = keras.Model(inp, out)
+    dense.kernel.assign(np.asarray(weights, "float32").reshape(-1, 1))
+    return model
+
+
+def test_r1_penalty_of_a_linear_critic_is_its_squared_norm():
+    critic = linear_critic([3.0, -4.0])
+    r1 = kmgan.losses.r1_penalty(critic, points(6))
+    np.testing.assert_allclose(value(r1), 25.0, rtol=1e-6)
+
+
+def test_lazy_r1_is_weighted_by_its_interval_on_due_rounds_only():
+    game = tiny("gan", r1_weight=2.0, r1_interval=4)
+    game.compile()
+    critic = linear_critic([3.0, -4.0])
+    x = points(6)
+    # gamma / 2 * k * ||w||^2 on round 0, nothing on round 1.
+    np.testing.assert_allclose(value(game.r1_penalty(critic, x)), 0.5 * 2.0 * 4 * 25.0, rtol=1e-6)
+    game.optimizer.iterations.assign(1)
+    assert value(game.r1_penalty(critic, x)) == 0.0
+    assert value(tiny("gan").r1_penalty(critic, x)) == 0.0
+    with pytest.raises(ValueError, match="r1_weight"):
+        tiny("gan", r1_weight=-1.0)
+
+
+@pytest.mark.parametrize("name", POINT_GAMES)
+def test_r1_changes_every_games_discriminator_step(name):
+    def d_after_one_round(**hooks):
+        game = tiny(name, **hooks)
+        game.compile(sgd(0.1), sgd(0.1))
+        game.fit(points(), batch_size=16, epochs=1, shuffle=False, verbose=0)
+        players = game.player_variables()
+        return snapshot(players[min(p for p in players if p.startswith("discriminator"))])
+
+    plain, regularized = d_after_one_round(), d_after_one_round(r1_weight=10.0)
+    assert all(np.isfinite(v).all() for v in regularized)
+    assert any(not np.allclose(a, b) for a, b in zip(plain, regularized))
+    assert tiny(name, r1_weight=3.0).get_config()["r1_weight"] == 3.0
+
+
+# ---------------------------------------------------------- accumulation
+
+
+def constant_generator():
+    """G(z) = bias: fakes that do not depend on the noise."""
+    z = keras.Input((4,))
+    return keras.Model(z, layers.Dense(2, kernel_initializer="zeros", bias_initializer="ones")(z))
+
+
+def mlp_critic():
+    x = inp = keras.Input((2,))
+    init = keras.initializers.GlorotUniform
+    x = layers.Dense(8, activation="tanh", kernel_initializer=init(3))(x)
+    return keras.Model(inp, layers.Dense(1, kernel_initializer=init(4))(x))
+
+
+def test_accumulated_steps_equal_one_step_on_the_larger_batch():
+    x = points(16)
+
+    def discriminator_after(batch_size, steps, accumulation):
+        game = kmgan.GAN(constant_generator(), mlp_critic(), seed=0)
+        game.compile(sgd(0.5), sgd(0.5), accumulation_steps=accumulation)
+        game.fit(x, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        assert int(value(game.optimizer.iterations)) == steps
+        return snapshot(game.discriminator.trainable_weights)
+
+    large = discriminator_after(16, 1, None)
+    # D moves first; G accumulating too holds still until D has applied.
+    accumulated = discriminator_after(8, 2, 2)
+    single_small = discriminator_after(8, 2, None)
+    for a, b in zip(accumulated, large):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b, atol=1e-6) for a, b in zip(single_small, large))
+
+
+def test_accumulation_steps_are_checked():
+    game = tiny("gan")
+    with pytest.raises(ValueError, match="no player"):
+        game.compile(accumulation_steps={"critic": 2})
+    with pytest.raises(ValueError, match=">= 2"):
+        game.compile(accumulation_steps=0)
+    game.compile(accumulation_steps=3)
+    assert game.optimizer["generator"].gradient_accumulation_steps == 3
+
+
+# ---------------------------------------------------- DiffAugment and ADA
+
+IMAGE_GAMES = ["dcgan", "dcgman", "mgan", "madgan", "megan", "cgan"]
+
+
+def tiny_images(name, **overrides):
+    options = dict(latent_dim=4, base_filters=4, seed=0)
+    spec = registry.get(name)
+    for key, val in dict(num_generators=2, num_discriminators=2, num_classes=10).items():
+        if key in spec.options():
+            options[key] = val
+    options.update(overrides)
+    return registry.build(name, (28, 28, 1), **options)
+
+
+def digits(n=8):
+    x = np.random.default_rng(0).uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
+    return x, (np.arange(n) % 10).astype("int32")
+
+
+def fit_data(name, n=8):
+    x, y = digits(n)
+    return (x, y) if registry.get(name).labels else (x,)
+
+
+def test_diffaugment_changes_what_the_discriminator_learns_from():
+    def d_after_one_round(**hooks):
+        keras.utils.set_random_seed(0)
+        game = tiny_images("dcgan", **hooks)
+        game.compile(sgd(0.1), sgd(0.1))
+        game.fit(digits()[0], batch_size=8, epochs=1, shuffle=False, verbose=0)
+        return game, snapshot(game.discriminator.trainable_weights)
+
+    _, plain = d_after_one_round()
+    game, augmented = d_after_one_round(augment="diffaugment")
+    assert game.augment_policy == "color,translation,cutout"
+    assert any(not np.allclose(a, b) for a, b in zip(plain, augmented))
+    # Inference sees the images as they are.
+    x = digits(4)[0]
+    judge = game.judged(game.discriminator)
+    np.testing.assert_array_equal(
+        value(judge(x, training=False)), value(game.discriminator(x, training=False))
+    )
+    assert game.judged(game.discriminator) is not game.discriminator
+    assert tiny_images("dcgan").judged(game.discriminator) is game.discriminator
+
+
+@pytest.mark.parametrize("name", IMAGE_GAMES)
+def test_ada_steers_p_by_its_rule_in_every_game(name, tmp_path):
+    kimg = 0.01  # p moves by 8 / 10 = 0.8 per round of 8 reals, so a move shows
+    game = tiny_images(name, augment="ada", ada_interval=1, ada_kimg=kimg, ada_target=0.5)
+    game.compile()
+    data = fit_data(name)
+    p = 0.0
+    for _ in range(2):
+        logs = game.fit(*data, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+        r_t = logs["ada_rt"][-1]
+        assert -1.0 <= r_t <= 1.0
+        p = float(np.clip(p + np.sign(r_t - 0.5) * 8 / (kimg * 1000), 0.0, 1.0))
+        np.testing.assert_allclose(value(game.ada_p), p, atol=1e-6)
+        np.testing.assert_allclose(logs["ada_p"][-1], p, atol=1e-6)
+    game.ada_p.assign(0.25)
+    path = str(tmp_path / "game.weights.h5")
+    game.save_weights(path)
+    again = type(game).from_config(game.get_config())
+    assert again.augment_policy == "ada" and again.ada_kimg == kimg
+    again.load_weights(path)
+    assert float(value(again.ada_p)) == 0.25
+
+
+def test_augment_options_are_checked():
+    with pytest.raises(ValueError, match="images"):
+        tiny("gan", augment="diffaugment")
+    with pytest.raises(ValueError, match="zoom"):
+        tiny_images("dcgan", augment="color,zoom")
+    with pytest.raises(ValueError, match="ada_target"):
+        tiny_images("dcgan", augment="ada", ada_target=1.5)
