@@ -275,3 +275,38 @@ def test_augment_options_are_checked():
         tiny_images("dcgan", augment="color,zoom")
     with pytest.raises(ValueError, match="ada_target"):
         tiny_images("dcgan", augment="ada", ada_target=1.5)
+
+
+# ----------------------------------------------------------------- LeCam
+
+
+def test_lecam_penalty_and_anchors_by_hand():
+    game = tiny("gan", lecam_weight=0.5, lecam_decay=0.9)
+    game.compile()
+    critic = linear_critic([1.0, 0.0])  # D(x) = x_0
+    real = np.array([[2.0, 0.0], [4.0, 0.0]], "float32")  # D: 2, 4 (mean 3)
+    fake = np.array([[-1.0, 0.0], [1.0, 0.0]], "float32")  # D: -1, 1 (mean 0)
+    # Round 0: the anchors are the means, a_R = 3, a_F = 0.
+    # relu(D(x) - a_F)^2 = 4, 16 -> 10; relu(a_R - D(G(z)))^2 = 16, 4 -> 10.
+    np.testing.assert_allclose(value(game.lecam_penalty(critic, real, fake)), 0.5 * 20, rtol=1e-6)
+    np.testing.assert_allclose(value(game.lecam_anchors)[:, 0], [3.0, 0.0], rtol=1e-6)
+    game.optimizer.iterations.assign(1)
+    shifted = real + np.array([[2.0, 0.0]], "float32")  # mean 5
+    # a_R = 0.9 * 3 + 0.1 * 5 = 3.2, a_F = 0: relu(D(x))^2 = 16, 36 -> 26;
+    # relu(3.2 - D(G(z)))^2 = 4.2^2, 2.2^2.
+    want = 0.5 * (26.0 + (4.2**2 + 2.2**2) / 2)
+    np.testing.assert_allclose(value(game.lecam_penalty(critic, shifted, fake)), want, rtol=1e-5)
+    np.testing.assert_allclose(value(game.lecam_anchors)[:, 0], [3.2, 0.0], rtol=1e-6)
+    assert value(tiny("gan").lecam_penalty(critic, real, fake)) == 0.0
+
+
+@pytest.mark.parametrize("name", POINT_GAMES)
+def test_every_game_trains_with_lecam(name):
+    game = tiny(name, lecam_weight=0.3)
+    game.compile()
+    history = game.fit(points(), batch_size=8, epochs=1, verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values())
+    anchors = value(game.lecam_anchors)
+    assert anchors.shape == (2, getattr(game, "num_discriminators", 1))
+    assert np.abs(anchors).sum() > 0
+    assert type(game).from_config(game.get_config()).lecam_weight == 0.3

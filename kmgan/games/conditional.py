@@ -329,8 +329,8 @@ class ConditionalGAN(ConditionalGame):
                     * self.penalty(
                         lambda x, training=False: D(x, labels, training=training), real, fake
                     )
-                    + self.r1_penalty(
-                        lambda x, training=False: D(x, labels, training=training), real
+                    + self.d_regularizers(
+                        lambda x, training=False: D(x, labels, training=training), real, fake
                     )
                 ),
             )

@@ -332,7 +332,7 @@ class ControlGAN(ConditionalGame):
             def discriminator_loss():
                 adv = self.loss.discriminator(D(real, training=True), D(fake, training=True))
                 gp = self.penalty(D, real, fake)
-                return adv + self.gp_weight * gp + self.r1_penalty(D, real), (adv, gp)
+                return adv + self.gp_weight * gp + self.d_regularizers(D, real, fake), (adv, gp)
 
             _, (d_loss, gp) = self.minimize("discriminator", discriminator_loss)
 

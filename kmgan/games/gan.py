@@ -79,7 +79,7 @@ class GAN(GeneratorGame):
                 lambda: (
                     self.loss.discriminator(D(real, training=True), D(fake, training=True))
                     + self.gp_weight * self.penalty(D, real, fake)
-                    + self.r1_penalty(D, real)
+                    + self.d_regularizers(D, real, fake)
                 ),
             )
 

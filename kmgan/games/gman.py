@@ -274,10 +274,10 @@ class GMAN(GeneratorGame):
                         for i in range(self.num_discriminators)
                     ]
                 )
-            if self.r1_weight:  # R1 on each D_i's own logit
+            if self.r1_weight or self.lecam_weight:  # on each D_i's own logit
                 per_d = per_d + ops.stack(
                     [
-                        self.r1_penalty(self._logit_column(i), real)
+                        self.d_regularizers(self._logit_column(i), real, fake, i)
                         for i in range(self.num_discriminators)
                     ]
                 )

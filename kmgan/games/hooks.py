@@ -16,6 +16,9 @@ base class, which validates them once for every game:
   on every discriminator (Mescheder et al. 2018), applied every
   `r1_interval` rounds with its weight multiplied by the interval (lazy
   regularization, Karras et al. 2020, StyleGAN2).
+- `lecam_weight`, `lecam_decay`: the LeCam regularizer (Tseng et al.
+  2021) E[relu(D(x) - a_F)^2] + E[relu(a_R - D(G(z)))^2], with a_R and a_F
+  moving averages of D's mean output on real and fake data.
 - `ema_decay`, `ema_start`: an exponential moving average of the
   generator side's weights (`generator_networks()`), see `use_ema`.
 - `augment`, `ada_target`, `ada_interval`, `ada_kimg`: differentiable
@@ -30,9 +33,9 @@ A game's `play` applies them where its paper's objective has the terms:
 
     g_loss = self.guide(g_loss, fake, real)          # in G's loss function
     d_loss = (d_loss + self.gp_weight * self.penalty(D, real, fake)
-              + self.r1_penalty(D, real))
+              + self.d_regularizers(D, real, fake))
 
-`guide` adds nothing and `penalty` and `r1_penalty` are 0 (no extra pass
+`guide` adds nothing and `penalty` and `d_regularizers` (R1, LeCam) are 0 (no extra pass
 through D) when the hook is off. A game's `play` takes its judges as
 `D = self.judged(self.discriminator)`, which augments what they see in
 training when `augment` is on. The average and ADA's p are updated by the
@@ -58,6 +61,8 @@ HOOK_ARGS = (
     "gp_weight",
     "r1_weight",
     "r1_interval",
+    "lecam_weight",
+    "lecam_decay",
     "ema_decay",
     "ema_start",
     "augment",
@@ -123,6 +128,8 @@ class GameHooks:
         gp_weight=None,
         r1_weight=None,
         r1_interval=1,
+        lecam_weight=None,
+        lecam_decay=0.99,
         ema_decay=None,
         ema_start=0,
         augment=None,
@@ -151,6 +158,7 @@ class GameHooks:
             _check_evaluator(guidance.evaluator, self.data_shape)
         self.evaluator = guidance
         self._init_r1(r1_weight, r1_interval)
+        self._init_lecam(lecam_weight, lecam_decay)
         self._init_ema(ema_decay, ema_start)
         self._init_augment(augment, ada_target, ada_interval, ada_kimg)
         # Logs of the hooks, set during a move and read by GameModel.minimize.
@@ -233,6 +241,71 @@ class GameHooks:
             lambda: ops.zeros((), "float32"),
         )
 
+    # -------------------------------------------------------------- LeCam
+    def _init_lecam(self, weight, decay):
+        if weight is not None and float(weight) < 0:
+            raise ValueError(f"lecam_weight must be >= 0, got {weight}.")
+        if not 0.0 <= float(decay) < 1.0:
+            raise ValueError(f"lecam_decay must be in [0, 1), got {decay}.")
+        self.lecam_weight = 0.0 if weight is None else float(weight)
+        self.lecam_decay = float(decay)
+        self.lecam_anchors = None  # (2, num judges): a_R, a_F; made by build_state
+
+    def _build_lecam(self):
+        if self.lecam_weight and self.lecam_anchors is None:
+            judges = int(getattr(self, "num_discriminators", 1))
+            self.lecam_anchors = self.add_weight(
+                shape=(2, judges), initializer="zeros", trainable=False, name="lecam_anchors"
+            )
+
+    def lecam_penalty(self, critic, real, fake, index=0):
+        """The weighted LeCam regularizer of `critic`, or 0 with it off.
+
+        lambda * (E[relu(D(x) - a_F)^2] + E[relu(a_R - D(G(z)))^2])
+        (Tseng et al. 2021, as their code and StudioGAN compute it), where
+        the anchors a_R, a_F are moving averages (decay `lecam_decay`, the
+        first round's means at round 0) of D's mean logit on real and fake
+        batches, updated by this call. D is evaluated in inference mode,
+        like the other penalties.
+
+        Args:
+            critic: the discriminator, or a callable `critic(x,
+                training=False)` giving one logit per example.
+            real: the round's real batch.
+            fake: a fake batch.
+            index: which judge's anchors (GMAN's D_i: i).
+
+        Returns:
+            A scalar tensor.
+        """
+        if not self.lecam_weight:
+            return ops.zeros((), "float32")
+        self._build_lecam()
+        d_real = ops.reshape(ops.cast(critic(real, training=False), "float32"), (-1,))
+        d_fake = ops.reshape(ops.cast(critic(fake, training=False), "float32"), (-1,))
+        decay = ops.where(ops.equal(self.optimizer.iterations, 0), 0.0, self.lecam_decay)
+        anchors = self.lecam_anchors.value
+        means = ops.stop_gradient(ops.stack([ops.mean(d_real), ops.mean(d_fake)]))
+        moved = decay * anchors[:, index] + (1.0 - decay) * means
+        column = ops.one_hot(index, anchors.shape[1], dtype="float32")
+        self.lecam_anchors.assign(anchors * (1.0 - column) + moved[:, None] * column)
+        a_real, a_fake = moved[0], moved[1]
+        reg = ops.mean(ops.square(ops.relu(d_real - a_fake))) + ops.mean(
+            ops.square(ops.relu(a_real - d_fake))
+        )
+        return self.lecam_weight * reg
+
+    def d_regularizers(self, critic, real, fake, index=0):
+        """R1 and LeCam for one discriminator: `r1_penalty + lecam_penalty`.
+
+        Args:
+            critic, real, fake, index: as for `lecam_penalty`.
+
+        Returns:
+            A scalar tensor, 0 when both are off.
+        """
+        return self.r1_penalty(critic, real) + self.lecam_penalty(critic, real, fake, index)
+
     # ---------------------------------------------------------------- EMA
     def generator_networks(self):
         """The networks that make the game's samples (what `use_ema` averages).
@@ -262,6 +335,7 @@ class GameHooks:
     def build_state(self):
         """Creates the average's variables (once), copies of the weights."""
         super().build_state()
+        self._build_lecam()
         if self.ema_decay is None or self._ema_sources:
             return
         sources = [v for net in self.generator_networks() for v in net.trainable_weights]
@@ -439,6 +513,8 @@ class GameHooks:
         config = {"gp_weight": self.gp_weight}
         if self.r1_weight:
             config.update(r1_weight=self.r1_weight, r1_interval=self.r1_interval)
+        if self.lecam_weight:
+            config.update(lecam_weight=self.lecam_weight, lecam_decay=self.lecam_decay)
         if self.ema_decay is not None:
             config.update(ema_decay=self.ema_decay, ema_start=self.ema_start)
         if self.augment_policy is not None:

@@ -271,7 +271,7 @@ class MADGAN(MultiGeneratorGame):
                 lambda: (
                     discriminator_loss(D(real, training=True), D(fake, training=True), assignment)
                     + self.gp_weight * self.penalty(self._real_critic, real, fake)
-                    + self.r1_penalty(self._real_critic, real)
+                    + self.d_regularizers(self._real_critic, real, fake)
                 ),
             )
 

@@ -316,7 +316,7 @@ class MEGAN(MultiGeneratorGame):
             def d_loss_fn():
                 loss = self.loss.discriminator(D(real, training=True), D(fake, training=True))
                 return (
-                    loss + self.gp_weight * self.penalty(D, real, fake) + self.r1_penalty(D, real)
+                    loss + self.gp_weight * self.penalty(D, real, fake) + self.d_regularizers(D, real, fake)
                 )
 
             d_loss = self.minimize("discriminator", d_loss_fn)

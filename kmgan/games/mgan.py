@@ -261,7 +261,7 @@ class MGAN(MultiGeneratorGame):
                 )
                 d_loss, c_loss = terms["d_loss"], terms["c_loss"]
                 d_loss = d_loss + self.gp_weight * self.penalty(d_head, real, fake)
-                d_loss = d_loss + self.r1_penalty(d_head, real)
+                d_loss = d_loss + self.d_regularizers(d_head, real, fake)
                 return d_loss + c_weight * c_loss, (d_loss, c_loss)
 
             _, (d_loss, c_loss) = self.minimize(["discriminator", "classifier"], d_and_c_loss)
