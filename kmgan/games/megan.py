@@ -315,9 +315,8 @@ class MEGAN(MultiGeneratorGame):
 
             def d_loss_fn():
                 loss = self.loss.discriminator(D(real, training=True), D(fake, training=True))
-                return (
-                    loss + self.gp_weight * self.penalty(D, real, fake) + self.d_regularizers(D, real, fake)
-                )
+                penalty = self.gp_weight * self.penalty(D, real, fake)
+                return loss + penalty + self.d_regularizers(D, real, fake)
 
             d_loss = self.minimize("discriminator", d_loss_fn)
 
