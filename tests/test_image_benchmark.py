@@ -158,3 +158,18 @@ def test_table_puts_the_real_floor_first(recipe):
     assert lines[3].startswith("| cGAN |") and "| 0.900 | 0.800 |" in lines[3]
     assert "not comparable" not in table
     assert all(line.count("|") == lines[0].count("|") for line in lines)
+
+
+def test_training_option_modifiers_make_their_own_rows(recipe, argv, tmp_path):
+    table = recipe.variants()
+    ada = recipe.resolve_variant("dcgan+ada+ema", table)
+    assert ada.game == "dcgan" and ada.name == "dcgan+ada+ema"
+    assert ada.options == {"augment": "ada", "ema_decay": 0.999, "ema_start": 1000}
+    assert ada.label == "DCGAN + ADA + EMA 0.999 from step 1000"
+    with pytest.raises(ValueError, match="modifiers"):
+        recipe.resolve_variant("dcgan+zoom", table)
+    # The whole path: trained with ADA and EMA, the averaged generator scored.
+    (row,) = recipe.main(argv("--variants", "dcgan+diffaugment+ema"))
+    assert row["variant"] == "dcgan+diffaugment+ema"
+    assert row["settings"]["options"]["augment"] == "diffaugment"
+    assert (_run_dir(tmp_path, "dcgan+diffaugment+ema") / "sampler.keras").exists()
