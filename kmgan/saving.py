@@ -13,6 +13,7 @@ g = kmgan.saving.load_model("gman_g.keras")   # safe_mode on
 ```
 """
 
+import json
 import os
 import zipfile
 import zlib
@@ -21,7 +22,7 @@ import keras
 
 from kmgan.io import DamagedFileError
 
-__all__ = ["check_keras_file", "load_model"]
+__all__ = ["check_keras_file", "float32_copy", "load_model"]
 
 _REQUIRED_MEMBERS = ("config.json", "metadata.json")
 
@@ -59,6 +60,41 @@ def check_keras_file(path):
     missing = [m for m in _REQUIRED_MEMBERS if m not in names]
     if missing:
         _damaged(path, f"it lacks {', '.join(missing)} (it holds {sorted(names)})")
+
+
+def float32_copy(model):
+    """A copy of `model` that computes in float32, with the same weights.
+
+    A generator trained under a mixed-precision policy saves, and reloads,
+    with that policy (float16 or bfloat16 activations); its variables are
+    float32 all along. This rebuilds it with every layer's dtype policy set
+    to float32, for inference or export where half precision is not wanted:
+
+        kmgan.saving.float32_copy(game.generator).save("g.keras")
+
+    Args:
+        model: a functional or sequential `keras.Model`.
+
+    Returns:
+        A new `keras.Model` whose layers compute in float32.
+    """
+    config = json.loads(model.to_json())
+    _float32_policies(config)
+    copy = keras.models.model_from_json(json.dumps(config))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _float32_policies(node):
+    """Sets every serialized dtype policy in a model config to float32."""
+    if isinstance(node, dict):
+        if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+            node["config"] = dict(node.get("config", {}), name="float32")
+        for value in node.values():
+            _float32_policies(value)
+    elif isinstance(node, list):
+        for value in node:
+            _float32_policies(value)
 
 
 def load_model(path, custom_objects=None, compile=True, safe_mode=True):

@@ -310,3 +310,56 @@ def test_every_game_trains_with_lecam(name):
     assert anchors.shape == (2, getattr(game, "num_discriminators", 1))
     assert np.abs(anchors).sum() > 0
     assert type(game).from_config(game.get_config()).lecam_weight == 0.3
+
+
+# ------------------------------------------------------- mixed precision
+
+
+def example_inputs(network, n=4):
+    """A batch for each of the network's inputs: noise, or index 0."""
+    rng = np.random.default_rng(0)
+    batch = []
+    for tensor in network.inputs:
+        shape = (n,) + tuple(tensor.shape[1:])
+        if "int" in str(tensor.dtype):
+            batch.append(np.zeros(shape, "int32"))
+        else:
+            batch.append(rng.normal(size=shape).astype("float32"))
+    return batch if len(batch) > 1 else batch[0]
+
+
+@pytest.fixture
+def policy():
+    def set_policy(name):
+        keras.config.set_dtype_policy(name)
+
+    yield set_policy
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("name", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("game_name", ["dcgan", "mgan", "megan"])
+def test_games_train_and_save_under_mixed_precision(policy, name, game_name, tmp_path):
+    policy(name)
+    game = tiny_images(game_name, ema_decay=0.9)
+    game.compile()
+    scaled = isinstance(game.optimizer["generator"], keras.optimizers.LossScaleOptimizer)
+    assert scaled == (name == "mixed_float16")  # loss scaling for float16 only
+    history = game.fit(digits(16)[0], batch_size=8, epochs=1, verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values())
+    # The game's own state is float32, the networks compute in half precision.
+    assert {str(v.dtype) for v in game.ema_weights} == {"float32"}
+    network = game.generator_networks()[0]
+    assert str(network.outputs[0].dtype) == name.split("_")[1]
+    if scaled:  # the scale is the players' state, moved by the steps
+        assert int(value(game.optimizer["discriminator"].step_counter)) == 2
+    inputs = example_inputs(network)
+    policy("float32")
+    copy = kmgan.saving.float32_copy(network)
+    assert str(copy.outputs[0].dtype) == "float32"
+    half = value(keras.tree.flatten(network(inputs, training=False))[0]).astype("float32")
+    full = value(keras.tree.flatten(copy(inputs, training=False))[0])
+    np.testing.assert_allclose(full, half, atol=0.05)
+    copy.save(str(tmp_path / "g.keras"))
+    again = kmgan.saving.load_model(str(tmp_path / "g.keras"))
+    assert str(again.outputs[0].dtype) == "float32"

@@ -45,6 +45,9 @@ class GameModel(keras.Model):
     log_names = ()
 
     def __init__(self, log_names=None, seed=None, name=None, **kwargs):
+        # The game's own state (averages, ADA's p) and its logs stay float32
+        # under a mixed-precision policy; the networks follow the policy.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(name=name, **kwargs)
         backend_step.check_supported()
         self.seed = seed
@@ -101,6 +104,8 @@ class GameModel(keras.Model):
         """
         players = (players,) if isinstance(players, str) else tuple(players)
 
+        scale = self._loss_scale(players)
+
         def move():
             # Logs that hooks record while the loss is computed (the
             # evaluator's score) leave the move with its aux: on JAX they
@@ -110,9 +115,15 @@ class GameModel(keras.Model):
             recorded = self.__dict__["_move_logs"]
             object.__setattr__(self, "_move_logs", None)
             loss, aux = result if isinstance(result, tuple) else (result, None)
-            return loss, (aux, recorded)
+            loss = ops.cast(loss, "float32")
+            if scale is None:
+                return loss, (aux, recorded)
+            return loss * scale, (aux, recorded, loss)
 
-        loss, (aux, recorded) = backend_step.minimize(self, move, players)
+        loss, extra = backend_step.minimize(self, move, players)
+        aux, recorded = extra[:2]
+        if scale is not None:
+            loss = extra[2]
         round_logs = self.__dict__.get("_round_logs")
         if round_logs is not None:
             round_logs.update(recorded)
@@ -220,6 +231,7 @@ class GameModel(keras.Model):
                     )
                 owner[id(v)] = player
         mapping = _with_accumulation(mapping, accumulation_steps)
+        mapping = _with_loss_scaling(mapping)
         container = PlayerOptimizers({p: mapping[p] for p in player_variables})
         container.set_player_variables(player_variables)
         # A read-only mapping: Keras would track a dict of variables as the
@@ -323,13 +335,27 @@ class GameModel(keras.Model):
     def _variables_of(self, players):
         return [v for p in players for v in self._player_variables[p]]
 
+    def _loss_scale(self, players):
+        """The factor a move's loss is scaled by before its gradient: the
+        first player's loss scale under `mixed_float16` (None otherwise)."""
+        optimizer = self.optimizer[players[0]]
+        if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return None
+        return ops.cast(optimizer.scale_loss(1.0), "float32")
+
     def _apply_player_gradients(self, players, grads):
+        scale = self._loss_scale(players)
         start = 0
         for player in players:
             variables = self._player_variables[player]
             stop = start + len(variables)
+            player_grads = list(grads[start:stop])
+            if scale is not None and player != players[0]:
+                # Each loss-scale optimizer divides by its own scale.
+                ratio = ops.cast(self.optimizer[player].scale_loss(1.0), "float32") / scale
+                player_grads = [g * ops.cast(ratio, g.dtype) for g in player_grads]
             if variables:
-                self.optimizer[player].apply(list(grads[start:stop]), list(variables))
+                _apply(self.optimizer[player], player_grads, list(variables))
             start = stop
 
     # ------------------------------------------------------------- saving
@@ -477,6 +503,37 @@ def _with_accumulation(mapping, steps):
         config["gradient_accumulation_steps"] = int(k)
         mapping[player] = optimizer.__class__.from_config(config)
     return mapping
+
+
+def _apply(optimizer, grads, variables):
+    """`optimizer.apply(grads, variables)`, also for a loss-scale optimizer
+    on JAX: its `apply` branches on the gradients' finiteness with side
+    effects in each branch, which JAX cannot trace; its `stateless_apply`
+    can, and its results are written back here."""
+    if keras.backend.backend() != "jax" or not isinstance(
+        optimizer, keras.optimizers.LossScaleOptimizer
+    ):
+        optimizer.apply(grads, variables)
+        return
+    new_values, new_state = optimizer.stateless_apply(
+        [v.value for v in optimizer.variables], grads, [v.value for v in variables]
+    )
+    for variable, value in zip(variables, new_values):
+        variable.assign(value)
+    for variable, value in zip(optimizer.variables, new_state):
+        variable.assign(value)
+
+
+def _with_loss_scaling(mapping):
+    """Under `mixed_float16`, every player's optimizer in a
+    `LossScaleOptimizer` (dynamic loss scaling, one scale per player)."""
+    if keras.config.dtype_policy().name != "mixed_float16":
+        return mapping
+    wrap = keras.optimizers.LossScaleOptimizer
+    return {
+        player: optimizer if isinstance(optimizer, wrap) else wrap(keras.optimizers.get(optimizer))
+        for player, optimizer in mapping.items()
+    }
 
 
 def _optimizer_name(key):

@@ -47,7 +47,9 @@ def gumbel_noise(shape, seed):
 
 def gumbel_softmax(logits, temperature, noise):
     """Soft Gumbel-softmax sample softmax((logits + noise) / temperature)."""
-    return ops.softmax((logits + noise) / temperature, axis=-1)
+    # In float32 whatever the networks compute in (mixed precision).
+    logits = ops.cast(logits, "float32")
+    return ops.softmax((logits + ops.cast(noise, "float32")) / temperature, axis=-1)
 
 
 def straight_through(soft):
