@@ -7,11 +7,28 @@ def train_step(model, data):
     return model._play_round(data)
 
 
+def num_replicas():
+    """Replicas of the current tf.distribute strategy (1 without one)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync if tf.distribute.has_strategy() else 1
+
+
+def replica_id():
+    """This replica's index in its sync group (0 without a strategy)."""
+    if not tf.distribute.has_strategy():
+        return 0
+    context = tf.distribute.get_replica_context()
+    return 0 if context is None else context.replica_id_in_sync_group
+
+
 def minimize(model, loss_fn, players):
     variables = model._variables_of(players)
+    replicas = num_replicas()
     with tf.GradientTape() as tape:
         loss, aux = _split(loss_fn())
-    grads = tape.gradient(loss, variables)
+        # The optimizer sums the replicas' gradients (as for Keras' own
+        # compute_loss): each replica's share of the mean is loss / R.
+        scaled = loss / replicas if replicas > 1 else loss
+    grads = tape.gradient(scaled, variables)
     # A variable the loss does not reach gets a zero gradient, as on JAX.
     grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
     model._apply_player_gradients(players, grads)

@@ -39,6 +39,30 @@ def input_gradient(fn, x):
     return _impl().input_gradient(fn, x)
 
 
+def replica_id():
+    """The replica a training step runs on: tf.distribute's replica id in a
+    `MirroredStrategy` replica, else 0 (JAX's SPMD has one global program)."""
+    return _impl().replica_id()
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A `SeedGenerator` whose draws differ between replicas.
+
+    Under `tf.distribute.MirroredStrategy` a game's noise state is mirrored:
+    every replica would draw the same z for its share of the batch. Each
+    draw here folds the replica id into the seed (replica 0, and every
+    single-device run, draws what a plain `SeedGenerator` draws).
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        replica = replica_id()
+        if isinstance(replica, int) and replica == 0:
+            return seed
+        offset = keras.ops.cast(replica, seed.dtype) * keras.ops.cast(1_000_003, seed.dtype)
+        return seed + keras.ops.stack([offset, keras.ops.zeros_like(offset)])
+
+
 def accelerator_present():
     """Whether the active backend computes on a GPU/TPU (False on a CPU)."""
     return _impl().accelerator_present()

@@ -1,6 +1,7 @@
 """`GameModel`: the base class of every kmgan game."""
 
 import inspect
+import threading
 import types
 
 import keras
@@ -50,8 +51,11 @@ class GameModel(keras.Model):
         kwargs.setdefault("dtype", "float32")
         super().__init__(name=name, **kwargs)
         backend_step.check_supported()
+        # Logs recorded during a round and a move, per thread: under
+        # tf.distribute.MirroredStrategy each replica plays in a thread of its own.
+        object.__setattr__(self, "_step_logs", threading.local())
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="noise")
+        self.seed_generator = backend_step.ReplicaSeedGenerator(seed, name="noise")
         self.log_names = tuple(log_names or type(self).log_names)
         # "loss" sums everything a round logs. It is no objective (the players
         # pull against each other) but it is finite exactly when every logged
@@ -110,10 +114,13 @@ class GameModel(keras.Model):
             # Logs that hooks record while the loss is computed (the
             # evaluator's score) leave the move with its aux: on JAX they
             # are values of the gradient's trace.
-            object.__setattr__(self, "_move_logs", {})
-            result = loss_fn()
-            recorded = self.__dict__["_move_logs"]
-            object.__setattr__(self, "_move_logs", None)
+            slot = self.__dict__["_step_logs"]
+            slot.move = {}
+            try:
+                result = loss_fn()
+                recorded = slot.move
+            finally:
+                slot.move = None
             loss, aux = result if isinstance(result, tuple) else (result, None)
             loss = ops.cast(loss, "float32")
             if scale is None:
@@ -124,7 +131,7 @@ class GameModel(keras.Model):
         aux, recorded = extra[:2]
         if scale is not None:
             loss = extra[2]
-        round_logs = self.__dict__.get("_round_logs")
+        round_logs = getattr(self.__dict__["_step_logs"], "round", None)
         if round_logs is not None:
             round_logs.update(recorded)
         return loss if aux is None else (loss, aux)
@@ -311,13 +318,14 @@ class GameModel(keras.Model):
         )
 
     def _play_round(self, data):
-        object.__setattr__(self, "_round_logs", {})
+        slot = self.__dict__["_step_logs"]
+        slot.round = {}
         try:
             played = self.play(data)
             self.end_round(data)
-            logs = dict(self.__dict__["_round_logs"])
+            logs = dict(slot.round)
         finally:
-            object.__setattr__(self, "_round_logs", None)
+            slot.round = None
         logs.update(played)
         missing = set(self.log_names) - set(logs)
         if missing:

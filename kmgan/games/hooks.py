@@ -161,8 +161,6 @@ class GameHooks:
         self._init_lecam(lecam_weight, lecam_decay)
         self._init_ema(ema_decay, ema_start)
         self._init_augment(augment, ada_target, ada_interval, ada_kimg)
-        # Logs of the hooks, set during a move and read by GameModel.minimize.
-        object.__setattr__(self, "_move_logs", None)
 
     # ------------------------------------------------------------ penalty
     @property
@@ -502,9 +500,10 @@ class GameHooks:
         return loss + term
 
     def _record_move_logs(self, logs):
-        pending = self.__dict__.get("_move_logs")
+        slot = self.__dict__["_step_logs"]
+        pending = getattr(slot, "move", None)
         if pending is None:  # outside a move: straight into the round's logs
-            pending = self.__dict__.get("_round_logs")
+            pending = getattr(slot, "round", None)
         if pending is not None:
             pending.update(logs)
 

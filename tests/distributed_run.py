@@ -1,0 +1,133 @@
+"""Trains a tiny game on R replicas of this CPU and prints its weights (JSON).
+
+Run as a script by tests/test_distribution.py, in a fresh process: the number
+of virtual devices must be set before the backend starts.
+
+    python tests/distributed_run.py <game> <replicas> [<steps>]
+
+`game` is gan, gman, gman-stacked, mgan or madgan. Under TensorFlow the
+replicas are logical CPU devices of a `tf.distribute.MirroredStrategy`; under
+JAX, `keras.distribution.DataParallel` over virtual CPU devices. The
+generators ignore their noise (their output is a trainable bias), so a step
+on R replicas must equal a step on one device whatever noise each replica
+draws; the last line also prints the noise each replica drew in one call.
+"""
+
+import json
+import os
+import sys
+
+DEVICES = 4
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+if BACKEND == "jax":
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={DEVICES}"
+
+import numpy as np  # noqa: E402
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * DEVICES
+    )
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+import kmgan  # noqa: E402
+
+LATENT = 3
+
+
+def constant_generator(seed):
+    """G(z) = b: the kernel on z is frozen at zero, the bias trains."""
+    z = keras.Input((LATENT,))
+    zero = layers.Dense(2, use_bias=False, kernel_initializer="zeros", trainable=False)(z)
+    init = keras.initializers.RandomNormal(stddev=0.5, seed=seed)
+    return keras.Model(z, layers.Dense(2, kernel_initializer="zeros", bias_initializer=init)(zero))
+
+
+def critic(seed, outputs=1):
+    x = inp = keras.Input((2,))
+    init = keras.initializers.GlorotUniform
+    x = layers.Dense(8, activation="tanh", kernel_initializer=init(seed))(x)
+    return keras.Model(inp, layers.Dense(outputs, kernel_initializer=init(seed + 1))(x))
+
+
+def stacked_critics(n):
+    x = inp = keras.Input((2,))
+    init = keras.initializers.GlorotUniform
+    x = layers.Dense(8 * n, activation="tanh", kernel_initializer=init(30))(x)
+    return keras.Model(inp, layers.Dense(n, kernel_initializer=init(31))(x))
+
+
+def two_headed_critic(k):
+    """MGAN's D: (real-vs-fake logit, K-way classifier logits)."""
+    x = inp = keras.Input((2,))
+    init = keras.initializers.GlorotUniform
+    h = layers.Dense(8, activation="tanh", kernel_initializer=init(40))(x)
+    d = layers.Dense(1, kernel_initializer=init(41), name="d")(h)
+    c = layers.Dense(k, kernel_initializer=init(42), name="c")(h)
+    return keras.Model(inp, [d, c])
+
+
+def build(name):
+    if name == "gan":
+        return kmgan.GAN(constant_generator(0), critic(10), seed=0)
+    if name == "gman":
+        return kmgan.GMAN(constant_generator(0), [critic(10), critic(20)], seed=0)
+    if name == "gman-stacked":
+        return kmgan.GMAN(constant_generator(0), stacked_critics(2), seed=0)
+    if name == "mgan":
+        return kmgan.MGAN([constant_generator(i) for i in range(2)], two_headed_critic(2), seed=0)
+    if name == "madgan":
+        return kmgan.MADGAN([constant_generator(i) for i in range(2)], critic(10, 3), seed=0)
+    raise ValueError(name)
+
+
+def scope(replicas):
+    """The distribution context for R replicas (a no-op context for 1)."""
+    import contextlib
+
+    if replicas == 1:
+        return contextlib.nullcontext()
+    if BACKEND == "tensorflow":
+        devices = [f"/cpu:{i}" for i in range(replicas)]
+        return tf.distribute.MirroredStrategy(devices).scope()
+    import jax
+
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=jax.devices()[:replicas])
+    )
+    return contextlib.nullcontext()
+
+
+def replica_noise(game, replicas):
+    """The noise each replica draws in one `sample_z(2)` call (TF), or the
+    global batch's rows under JAX's SPMD."""
+    if BACKEND != "tensorflow" or replicas == 1:
+        return [keras.ops.convert_to_numpy(game.sample_z(2 * replicas)).tolist()]
+    strategy = tf.distribute.get_strategy()
+    draws = strategy.run(tf.function(lambda: game.sample_z(2)))
+    return [d.numpy().tolist() for d in strategy.experimental_local_results(draws)]
+
+
+def main(name, replicas, steps):
+    x = np.random.default_rng(0).normal(size=(16 * steps, 2)).astype("float32")
+    with scope(replicas):
+        game = build(name)
+        game.compile(
+            {p: keras.optimizers.SGD(0.1) for p in game.player_variables()},
+            jit_compile=False,
+        )
+        data = kmgan.data.from_arrays(x, batch_size=16, seed=0, shuffle=False)
+        history = game.fit(data, epochs=1, verbose=0).history
+        noise = replica_noise(game, replicas)
+    weights = [keras.ops.convert_to_numpy(v).tolist() for v in game.trainable_variables]
+    logs = {k: float(v[-1]) for k, v in history.items()}
+    print(json.dumps({"weights": weights, "logs": logs, "noise": noise}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 4)

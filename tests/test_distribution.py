@@ -1,0 +1,62 @@
+"""Data-parallel training equals one device: tf.distribute.MirroredStrategy
+(TensorFlow) and keras.distribution.DataParallel (JAX) on virtual CPU devices.
+
+Each run is a fresh process (`tests/distributed_run.py`): the device count
+must be set before the backend starts. The generators ignore their noise,
+so the weights after k steps on R replicas must match one device's at the
+same global batch, whatever noise each replica draws.
+"""
+
+import functools
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_run.py")
+
+
+@functools.lru_cache(maxsize=None)
+def trained(game, replicas):
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, SCRIPT, game, str(replicas)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    "game, replicas",
+    [("gan", 2), ("gan", 4), ("gman", 2), ("gman-stacked", 2), ("mgan", 2), ("madgan", 2)],
+)
+def test_replicas_train_as_one_device(game, replicas):
+    one, many = trained(game, 1), trained(game, replicas)
+    assert len(one["weights"]) == len(many["weights"])
+    for a, b in zip(one["weights"], many["weights"]):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-5)
+    # Logged losses are the global batch's, not one replica's or their sum.
+    assert set(one["logs"]) == set(many["logs"])
+    for name, value in one["logs"].items():
+        np.testing.assert_allclose(many["logs"][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_every_replica_draws_its_own_noise():
+    one, two = trained("gan", 1), trained("gan", 2)
+    draws = [np.asarray(n) for n in two["noise"]]
+    if keras.backend.backend() == "tensorflow":  # one draw per replica
+        assert len(draws) == 2
+        assert not np.allclose(draws[0], draws[1])
+        # Replica 0 draws what one device draws.
+        np.testing.assert_array_equal(draws[0], np.asarray(one["noise"][0]))
+    else:  # SPMD: one draw for the global batch, every row its own
+        (rows,) = draws
+        assert len(rows) == 4 and len({tuple(r) for r in np.round(rows, 6)}) == 4
