@@ -20,7 +20,7 @@ import pytest
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_run.py")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def trained(game, replicas):
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(
