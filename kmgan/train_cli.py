@@ -27,6 +27,10 @@ _GAME_OPTIONS = {
     "label_smoothing": "label_smoothing",
     "loss": "loss",
     "d_steps": "d_steps",
+    "ema": "ema_decay",
+    "augment": "augment",
+    "r1": "r1_weight",
+    "lecam": "lecam_weight",
 }
 
 
@@ -111,6 +115,25 @@ def add_arguments(parser):
         help="Adam learning rate for every player (default: the game's paper optimizers)",
     )
     parser.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 with --lr")
+    parser.add_argument(
+        "--ema", type=float, default=None, help="generator EMA decay (also writes generator_ema.keras)"
+    )
+    parser.add_argument(
+        "--augment", default=None, help="images: 'diffaugment', 'ada' or a DiffAugment policy"
+    )
+    parser.add_argument("--r1", type=float, default=None, help="R1 penalty weight gamma")
+    parser.add_argument("--lecam", type=float, default=None, help="LeCam regularizer weight")
+    parser.add_argument(
+        "--accumulation-steps", type=int, default=None, help="gradient accumulation per player"
+    )
+    parser.add_argument(
+        "--mixed-precision", default=None, choices=["bfloat16", "float16"], help="mixed policy"
+    )
+    parser.add_argument(
+        "--distribute",
+        action="store_true",
+        help="data parallel on every visible device (TF MirroredStrategy, JAX DataParallel)",
+    )
     return cli_args.add_run_flags(
         parser,
         "runs/train",
@@ -220,6 +243,29 @@ def _num_classes(dataset):
     return top + 1
 
 
+def distribution_scope(distribute):
+    """Data parallel over every visible device on the current backend.
+
+    Args:
+        distribute: False gives a no-op context.
+
+    Returns:
+        A context manager to build and compile the game in.
+    """
+    import contextlib
+
+    import keras
+
+    if not distribute:
+        return contextlib.nullcontext()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy().scope()
+    keras.distribution.set_distribution(keras.distribution.DataParallel())
+    return contextlib.nullcontext()
+
+
 def run(args):
     """Runs `kmgan train` for parsed arguments; returns the trained game."""
     import keras
@@ -243,16 +289,17 @@ def run(args):
     num_classes = None
     if spec.labels:
         num_classes = args.num_classes or _num_classes(dataset)
-    game = spec.build(data_shape, **build_options(args, spec, data_shape, num_classes))
-    if args.lr is None:
-        game.compile()
-    else:
-        game.compile(
-            **{
+    if args.mixed_precision:
+        keras.config.set_dtype_policy(f"mixed_{args.mixed_precision}")
+    with distribution_scope(args.distribute):
+        game = spec.build(data_shape, **build_options(args, spec, data_shape, num_classes))
+        optimizers = {}
+        if args.lr is not None:
+            optimizers = {
                 role: keras.optimizers.Adam(args.lr, beta_1=args.beta_1)
                 for role in game.optimizer_roles
             }
-        )
+        game.compile(accumulation_steps=args.accumulation_steps, **optimizers)
     os.makedirs(args.out, exist_ok=True)
     epochs = 1 if args.quick else args.epochs
     history = game.fit(
@@ -267,6 +314,11 @@ def run(args):
         ],
     )
     game.save(os.path.join(args.out, "game.keras"))
+    if args.ema is not None:
+        from kmgan import samplers
+
+        with game.use_ema():
+            samplers.export_sampler(game).save(os.path.join(args.out, "generator_ema.keras"))
     kio.atomic_write_json(
         os.path.join(args.out, "args.json"), {k: v for k, v in vars(args).items() if k != "run"}
     )

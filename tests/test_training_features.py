@@ -363,3 +363,34 @@ def test_games_train_and_save_under_mixed_precision(policy, name, game_name, tmp
     copy.save(str(tmp_path / "g.keras"))
     again = kmgan.saving.load_model(str(tmp_path / "g.keras"))
     assert str(again.outputs[0].dtype) == "float32"
+
+
+# ------------------------------------------------------------------- CLI
+
+
+def test_kmgan_train_takes_the_training_options(tmp_path):
+    from tests.helpers import train_quick
+
+    out = str(tmp_path / "run")
+    try:
+        train_quick(
+            out,
+            "gan",
+            "ring",
+            *("--ema", "0.9", "--r1", "1", "--lecam", "0.1", "--distribute"),
+        )
+    finally:
+        if keras.backend.backend() == "jax":
+            keras.distribution.set_distribution(None)
+    config = kmgan.saving.load_model(f"{out}/game.keras").get_config()
+    assert (config["ema_decay"], config["r1_weight"], config["lecam_weight"]) == (0.9, 1.0, 0.1)
+    sampler = kmgan.saving.load_model(f"{out}/generator_ema.keras")
+    assert sampler.outputs[0].shape[-1] == 2
+    # Accumulation: through the CLI, and refused under a tf.distribute strategy.
+    train_quick(str(tmp_path / "acc"), "gan", "ring", "--accumulation-steps", "2")
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+            with pytest.raises(ValueError, match="tf.distribute"):
+                tiny("gan").compile(accumulation_steps=2)

@@ -497,6 +497,12 @@ def _with_accumulation(mapping, steps):
             f"accumulation_steps names no player {sorted(unknown)}; the players "
             f"are {sorted(mapping)}."
         )
+    if any(k not in (None, 1) for k in per_player.values()) and _under_tf_strategy():
+        raise ValueError(
+            "accumulation_steps does not work under a tf.distribute strategy (Keras' "
+            "accumulation branches around a cross-replica sum, which tf.distribute "
+            "refuses); use a larger global batch over the replicas instead."
+        )
     mapping = dict(mapping)
     for player, k in per_player.items():
         if k is None or k == 1:
@@ -530,6 +536,14 @@ def _apply(optimizer, grads, variables):
         variable.assign(value)
     for variable, value in zip(optimizer.variables, new_state):
         variable.assign(value)
+
+
+def _under_tf_strategy():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy()
 
 
 def _with_loss_scaling(mapping):
