@@ -116,7 +116,7 @@ def add_arguments(parser):
     )
     parser.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 with --lr")
     parser.add_argument(
-        "--ema", type=float, default=None, help="generator EMA decay (also writes generator_ema.keras)"
+        "--ema", type=float, default=None, help="generator EMA decay (writes generator_ema.keras)"
     )
     parser.add_argument(
         "--augment", default=None, help="images: 'diffaugment', 'ada' or a DiffAugment policy"
