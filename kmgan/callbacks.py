@@ -223,9 +223,11 @@ class EvaluateEvery(keras.callbacks.Callback):
             None.
         mode: "min" (FID, distances) or "max" (IS) for `best`.
         filepath: `.keras` file for the best sampler (needs `best`).
+        use_ema: evaluate (and keep) the game's averaged generator
+            (`game.use_ema()`; the game needs `ema_decay`).
     """
 
-    def __init__(self, metrics, every=1, best=None, mode="min", filepath=None):
+    def __init__(self, metrics, every=1, best=None, mode="min", filepath=None, use_ema=False):
         super().__init__()
         if not metrics:
             raise ValueError("EvaluateEvery needs at least one metric.")
@@ -245,6 +247,7 @@ class EvaluateEvery(keras.callbacks.Callback):
         self.best = best
         self.mode = mode
         self.filepath = filepath
+        self.use_ema = bool(use_ema)
         self.best_value = None
         self.best_epoch = None
 
@@ -254,6 +257,12 @@ class EvaluateEvery(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
+        if not self.use_ema:
+            return self._evaluate(epoch, logs)
+        with self.model.use_ema():
+            return self._evaluate(epoch, logs)
+
+    def _evaluate(self, epoch, logs):
         last = self._epochs is not None and epoch + 1 == self._epochs
         if (epoch + 1) % self.every and not last:
             for group in self.log_names.values():

@@ -394,3 +394,20 @@ def test_kmgan_train_takes_the_training_options(tmp_path):
         with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
             with pytest.raises(ValueError, match="tf.distribute"):
                 tiny("gan").compile(accumulation_steps=2)
+
+
+def test_evaluate_every_can_score_the_average():
+    game = tiny("gan", ema_decay=0.5)
+    game.compile(sgd(0.2), sgd(0.2))
+    seen = []
+
+    def first_weight(model):
+        seen.append((value(model.generator.trainable_weights[0]), value(model.ema_weights[0])))
+        return 0.0
+
+    evaluate = kmgan.callbacks.EvaluateEvery({"w": first_weight}, use_ema=True)
+    game.fit(points(), batch_size=8, epochs=2, verbose=0, callbacks=[evaluate])
+    for weight, average in seen:  # the metric saw the average in place
+        np.testing.assert_array_equal(weight, average)
+    live = value(game.generator.trainable_weights[0])
+    assert not np.allclose(live, seen[-1][1])  # and the training weights came back
