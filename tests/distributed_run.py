@@ -4,8 +4,15 @@ Run as a script by tests/test_distribution.py, in a fresh process: the number
 of virtual devices must be set before the backend starts.
 
     python tests/distributed_run.py <game> <replicas> [<steps>]
+    KMGAN_PROCESS=<i>/<n>@<port>,<port>... python tests/distributed_run.py <game> <n>
 
-`game` is gan, gman, gman-stacked, mgan or madgan. Under TensorFlow the
+`game` is gan, gman, gman-stacked, mgan or madgan. With `KMGAN_PROCESS`
+the process is worker i of n on 127.0.0.1 (one CPU device each): TensorFlow's
+`MultiWorkerMirroredStrategy` with `TF_CONFIG` on the n ports, or JAX's
+`keras.distribution.initialize` with its coordinator on the first. Every
+process passes the same global batches. Worker 0 prints.
+
+Under TensorFlow the
 replicas are logical CPU devices of a `tf.distribute.MirroredStrategy`; under
 JAX, `keras.distribution.DataParallel` over virtual CPU devices. The
 generators ignore their noise (their output is a trainable bias), so a step
@@ -17,8 +24,23 @@ import json
 import os
 import sys
 
-DEVICES = 4
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+PROCESS = os.environ.get("KMGAN_PROCESS")  # "<i>/<n>@<ports>": one of n processes
+if PROCESS:
+    _rank, _rest = PROCESS.split("/")
+    _count, _ports = _rest.split("@")
+    RANK, COUNT = int(_rank), int(_count)
+    PORTS = [int(p) for p in _ports.split(",")]
+    DEVICES = 1
+    if BACKEND == "tensorflow":
+        os.environ["TF_CONFIG"] = json.dumps(
+            {
+                "cluster": {"worker": [f"127.0.0.1:{port}" for port in PORTS]},
+                "task": {"type": "worker", "index": RANK},
+            }
+        )
+else:
+    RANK, COUNT, DEVICES = 0, 1, 4
 if BACKEND == "jax":
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={DEVICES}"
 
@@ -27,10 +49,11 @@ import numpy as np  # noqa: E402
 if BACKEND == "tensorflow":
     import tensorflow as tf
 
-    (cpu,) = tf.config.list_physical_devices("CPU")
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * DEVICES
-    )
+    if not PROCESS:
+        (cpu,) = tf.config.list_physical_devices("CPU")
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * DEVICES
+        )
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
@@ -92,6 +115,14 @@ def scope(replicas):
 
     if replicas == 1:
         return contextlib.nullcontext()
+    if PROCESS and BACKEND == "tensorflow":
+        return tf.distribute.MultiWorkerMirroredStrategy().scope()
+    if PROCESS:
+        keras.distribution.initialize(
+            job_addresses=f"127.0.0.1:{PORTS[0]}", num_processes=COUNT, process_id=RANK
+        )
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
     if BACKEND == "tensorflow":
         devices = [f"/cpu:{i}" for i in range(replicas)]
         return tf.distribute.MirroredStrategy(devices).scope()
@@ -106,6 +137,8 @@ def scope(replicas):
 def replica_noise(game, replicas):
     """The noise each replica draws in one `sample_z(2)` call (TF), or the
     global batch's rows under JAX's SPMD."""
+    if PROCESS:
+        return []
     if BACKEND != "tensorflow" or replicas == 1:
         return [keras.ops.convert_to_numpy(game.sample_z(2 * replicas)).tolist()]
     strategy = tf.distribute.get_strategy()
@@ -121,12 +154,16 @@ def main(name, replicas, steps):
             {p: keras.optimizers.SGD(0.1) for p in game.player_variables()},
             jit_compile=False,
         )
+        # Every process passes the global batches; Keras (JAX) and tf.distribute
+        # (TF) give each process its share.
         data = kmgan.data.from_arrays(x, batch_size=16, seed=0, shuffle=False)
         history = game.fit(data, epochs=1, verbose=0).history
         noise = replica_noise(game, replicas)
     weights = [keras.ops.convert_to_numpy(v).tolist() for v in game.trainable_variables]
     logs = {k: float(v[-1]) for k, v in history.items()}
-    print(json.dumps({"weights": weights, "logs": logs, "noise": noise}))
+    logs["rounds"] = float(keras.ops.convert_to_numpy(game.optimizer.iterations))
+    if RANK == 0:
+        print(json.dumps({"weights": weights, "logs": logs, "noise": noise}))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Data-parallel training equals one device: tf.distribute.MirroredStrategy
-(TensorFlow) and keras.distribution.DataParallel (JAX) on virtual CPU devices.
+(TensorFlow) and keras.distribution.DataParallel (JAX) on virtual CPU devices,
+and two processes on 127.0.0.1 (MultiWorkerMirroredStrategy; JAX's
+keras.distribution.initialize).
 
 Each run is a fresh process (`tests/distributed_run.py`): the device count
 must be set before the backend starts. The generators ignore their noise,
@@ -10,6 +12,7 @@ same global batch, whatever noise each replica draws.
 import functools
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -60,3 +63,43 @@ def test_every_replica_draws_its_own_noise():
     else:  # SPMD: one draw for the global batch, every row its own
         (rows,) = draws
         assert len(rows) == 4 and len({tuple(r) for r in np.round(rows, 6)}) == 4
+
+
+def free_ports(n):
+    """n free TCP ports on the loopback interface."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def test_two_processes_train_as_one():
+    ports = ",".join(str(p) for p in free_ports(2))
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, SCRIPT, "gman", "2"],
+            env=dict(env, KMGAN_PROCESS=f"{rank}/2@{ports}"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    try:
+        outputs = [w.communicate(timeout=300) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    for w, (_, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-3000:]
+    together = json.loads(outputs[0][0].strip().splitlines()[-1])
+    alone = trained("gman", 1)
+    for a, b in zip(alone["weights"], together["weights"]):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(together["logs"]["d_loss"], alone["logs"]["d_loss"], rtol=1e-5)

@@ -4,7 +4,22 @@ import tensorflow as tf
 
 
 def train_step(model, data):
-    return model._play_round(data)
+    logs = model._play_round(data)
+    if _multi_worker():
+        # Keras reduces multi-worker logs with strategy.reduce(MEAN, axis=0),
+        # which needs a batch axis: give each scalar one.
+        logs = {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+    return logs
+
+
+def _multi_worker():
+    if not tf.distribute.has_strategy():
+        return False
+    strategy = tf.distribute.get_strategy()
+    extended = getattr(strategy, "extended", None)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+        getattr(extended, "_in_multi_worker_mode", lambda: False)()
+    )
 
 
 def num_replicas():
