@@ -7,6 +7,7 @@ from kmgan import augment
 from kmgan import callbacks
 from kmgan import checks
 from kmgan import data
+from kmgan import diffaug
 from kmgan import engine
 from kmgan import evaluators
 from kmgan import games
@@ -43,6 +44,7 @@ __all__ = [
     "callbacks",
     "checks",
     "data",
+    "diffaug",
     "engine",
     "evaluators",
     "games",
