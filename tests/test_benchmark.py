@@ -8,6 +8,7 @@ same work).
 """
 
 import itertools
+import os
 import json
 
 import keras
@@ -256,3 +257,13 @@ def test_torch_reference_computes_the_kmgan_gan_step():
         td.features[3].running_mean.numpy(),
         atol=1e-5,
     )
+
+
+def test_gpu_check_script_parses_and_needs_the_device_out_folder():
+    import subprocess
+
+    script = os.path.join(os.path.dirname(__file__), "..", "recipes", "gpu_check.sh")
+    assert subprocess.run(["bash", "-n", script]).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    out = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "OUT" in out.stderr
