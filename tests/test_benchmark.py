@@ -8,8 +8,8 @@ same work).
 """
 
 import itertools
-import os
 import json
+import os
 
 import keras
 import numpy as np
