@@ -72,6 +72,21 @@ def snapshot(variables):
 # ---------------------------------------------------------------- GAN / GMAN
 
 
+def tiny_point_game(name, **overrides):
+    """A registry game on 2-D points with tiny nets (K = N = 2)."""
+    from kmgan.games import registry
+
+    options = dict(latent_dim=4, hidden_units=(8,), d_hidden_units=(8,), seed=0)
+    spec = registry.get(name)
+    for key, value in dict(
+        num_generators=2, num_discriminators=2, gate_encoding_dim=2, gate_hidden_units=(4,)
+    ).items():
+        if key in spec.options():
+            options[key] = value
+    options.update(overrides)
+    return registry.build(name, (2,), **options)
+
+
 def tiny_mlp(inputs, outputs, name, batch_norm=True):
     x = inp = keras.Input((inputs,))
     x = layers.Dense(16, activation="relu")(x)

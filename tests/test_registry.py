@@ -14,6 +14,7 @@ from kmgan import train_cli
 from kmgan.games import builders
 from kmgan.games import registry
 from kmgan.games.hooks import HOOK_ARGS
+from tests.helpers import tiny_point_game
 from tests.helpers import train_quick
 
 ALL_GAMES = (
@@ -49,17 +50,8 @@ def point_evaluator(dim=2, classes=4):
     )
 
 
-def tiny(name, **overrides):
-    """A registry game on 2-D points with tiny nets."""
-    options = dict(latent_dim=4, hidden_units=(8,), d_hidden_units=(8,), seed=0)
-    spec = registry.get(name)
-    for key, value in dict(
-        num_generators=2, num_discriminators=2, gate_encoding_dim=2, gate_hidden_units=(4,)
-    ).items():
-        if key in spec.options():
-            options[key] = value
-    options.update(overrides)
-    return registry.build(name, (2,), **options)
+#: A registry game on 2-D points with tiny nets.
+tiny = tiny_point_game
 
 
 def tiny_images(name, data_shape=(28, 28, 1), **overrides):

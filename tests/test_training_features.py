@@ -9,22 +9,14 @@ from keras import layers
 import kmgan
 from kmgan.games import registry
 from tests.helpers import snapshot
+from tests.helpers import tiny_point_game
 from tests.helpers import value
 
 POINT_GAMES = ["gan", "gman", "mgan", "madgan", "megan"]
 
 
-def tiny(name, **overrides):
-    """A registry game on 2-D points with tiny nets."""
-    options = dict(latent_dim=4, hidden_units=(8,), d_hidden_units=(8,), seed=0)
-    spec = registry.get(name)
-    for key, val in dict(
-        num_generators=2, num_discriminators=2, gate_encoding_dim=2, gate_hidden_units=(4,)
-    ).items():
-        if key in spec.options():
-            options[key] = val
-    options.update(overrides)
-    return registry.build(name, (2,), **options)
+#: A registry game on 2-D points with tiny nets.
+tiny = tiny_point_game
 
 
 def points(n=16, seed=0):
