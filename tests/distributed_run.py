@@ -6,18 +6,19 @@ of virtual devices must be set before the backend starts.
     python tests/distributed_run.py <game> <replicas> [<steps>]
     KMGAN_PROCESS=<i>/<n>@<port>,<port>... python tests/distributed_run.py <game> <n>
 
-`game` is gan, gman, gman-stacked, mgan or madgan. With `KMGAN_PROCESS`
-the process is worker i of n on 127.0.0.1 (one CPU device each): TensorFlow's
+`game` is gan, gman, gman-stacked, mgan, madgan (generators that ignore z),
+megan or controlgan (registry games). With `KMGAN_PROCESS` the process is
+worker i of n on 127.0.0.1 (one CPU device each): TensorFlow's
 `MultiWorkerMirroredStrategy` with `TF_CONFIG` on the n ports, or JAX's
 `keras.distribution.initialize` with its coordinator on the first. Every
 process passes the same global batches. Worker 0 prints.
 
-Under TensorFlow the
-replicas are logical CPU devices of a `tf.distribute.MirroredStrategy`; under
-JAX, `keras.distribution.DataParallel` over virtual CPU devices. The
-generators ignore their noise (their output is a trainable bias), so a step
-on R replicas must equal a step on one device whatever noise each replica
-draws; the last line also prints the noise each replica drew in one call.
+Under TensorFlow the replicas are logical CPU devices of a
+`tf.distribute.MirroredStrategy`; under JAX, `keras.distribution.DataParallel`
+over virtual CPU devices. The first five games' generators ignore their noise
+(their output is a trainable bias), so a step on R replicas must equal a step
+on one device whatever noise each replica draws; the last line also prints
+the noise each replica drew in one call.
 """
 
 import json
@@ -106,6 +107,26 @@ def build(name):
         return kmgan.MGAN([constant_generator(i) for i in range(2)], two_headed_critic(2), seed=0)
     if name == "madgan":
         return kmgan.MADGAN([constant_generator(i) for i in range(2)], critic(10, 3), seed=0)
+    # Registry games whose generators see z: equal to one device under JAX's
+    # SPMD (noise drawn for the global batch), only trained under TF.
+    from kmgan.games import registry
+
+    if name == "megan":
+        return registry.build(
+            "megan",
+            (2,),
+            latent_dim=LATENT,
+            hidden_units=(8,),
+            d_hidden_units=(8,),
+            num_generators=2,
+            gate_encoding_dim=2,
+            gate_hidden_units=(4,),
+            seed=0,
+        )
+    if name == "controlgan":
+        return registry.build(
+            "controlgan", (28, 28, 1), latent_dim=LATENT, base_filters=4, num_classes=2, seed=0
+        )
     raise ValueError(name)
 
 
@@ -147,7 +168,13 @@ def replica_noise(game, replicas):
 
 
 def main(name, replicas, steps):
-    x = np.random.default_rng(0).normal(size=(16 * steps, 2)).astype("float32")
+    rng = np.random.default_rng(0)
+    labels = None
+    if name == "controlgan":
+        x = rng.uniform(-1, 1, (16 * steps, 28, 28, 1)).astype("float32")
+        labels = (np.arange(16 * steps) % 2).astype("int32")
+    else:
+        x = rng.normal(size=(16 * steps, 2)).astype("float32")
     with scope(replicas):
         game = build(name)
         game.compile(
@@ -156,7 +183,7 @@ def main(name, replicas, steps):
         )
         # Every process passes the global batches; Keras (JAX) and tf.distribute
         # (TF) give each process its share.
-        data = kmgan.data.from_arrays(x, batch_size=16, seed=0, shuffle=False)
+        data = kmgan.data.from_arrays(x, labels, batch_size=16, seed=0, shuffle=False)
         history = game.fit(data, epochs=1, verbose=0).history
         noise = replica_noise(game, replicas)
     weights = [keras.ops.convert_to_numpy(v).tolist() for v in game.trainable_variables]
