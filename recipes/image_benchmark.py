@@ -184,6 +184,12 @@ def variants(similarity=1.0, margin=1.0):
                 dict(num_generators=10, similarity=similarity, margin=margin),
             ),
             Variant("megan", "megan", "MEGAN {num_generators} experts", dict(num_generators=10)),
+            Variant(
+                "megan-detached",
+                "megan",
+                "MEGAN {num_generators} experts, gate on stop-gradient features",
+                dict(num_generators=10, detach_features=True),
+            ),
             Variant("cgan", "cgan", "cGAN"),
             Variant("controlgan", "controlgan", "ControlGAN"),
             Variant(
