@@ -121,7 +121,7 @@ def test_damaged_results_json_is_refused(recipe, argv, tmp_path):
 
 def test_variants_and_settings(recipe):
     table = recipe.variants()
-    assert len(table) == 13 and list(table)[0] == "dcgan"
+    assert len(table) == 14 and list(table)[0] == "dcgan"
     args = recipe.parse_args(["--data", "mnist", "--variants", "madgan-sim,megan"])
     assert args.variant_names == ["madgan-sim", "megan"] and args.base_filters == 32
     assert recipe.build_options(table["madgan-sim"], args, 10) == {
@@ -132,6 +132,7 @@ def test_variants_and_settings(recipe):
         "seed": 0,
     }
     assert recipe.build_options(table["controlgan"], args, 10)["num_classes"] == 10
+    assert recipe.build_options(table["megan-detached"], args, 10)["detach_features"] is True
     with pytest.raises(ValueError, match="Unknown variant"):
         recipe.parse_args(["--data", "mnist", "--variants", "dcgan,nope"])
     assert recipe.dataset_id("../shared/data/fashion_mnist.npz") == "fashion_mnist"
