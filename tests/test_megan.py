@@ -144,6 +144,13 @@ def test_experts_return_images_and_feature_maps(batched):
     assert gate.get_layer("encoders").kernel.shape == (2, 16, 100)  # m = 100
 
 
+def test_experts_default_to_one_layer_chain_per_expert():
+    # The faster form on a CPU (see `megan_experts`): expert i's own stock layers.
+    experts = nets.megan_experts(2, latent_dim=LATENT, image_shape=(28, 28, 1), base_filters=4)
+    assert experts.get_layer("e1_up1_relu").output.shape[1:] == (14, 14, 4)
+    assert not any(isinstance(layer, GroupedDense) for layer in experts.layers)
+
+
 CONV_T_CASES = [  # (kernel, strides, padding, input side)
     (4, 2, "same", 7),
     (4, 2, "same", 4),
@@ -233,7 +240,7 @@ def test_batched_experts_equal_unbatched_experts(implementation, image_shape):
         atol=1e-5,
     )
     assert len(batched.layers) == len(
-        nets.megan_experts(2 * n, LATENT, image_shape, base_filters=4).layers
+        nets.megan_experts(2 * n, LATENT, image_shape, base_filters=4, batched=True).layers
     )  # the graph does not grow with n
 
 

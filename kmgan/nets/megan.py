@@ -64,7 +64,7 @@ def megan_experts(
     image_shape=(32, 32, 3),
     base_filters=64,
     kernel_size=4,
-    batched=True,
+    batched=False,
     implementation="auto",
     name="megan_experts",
     seed=None,
@@ -75,14 +75,20 @@ def megan_experts(
     vector is the flattened ReLU output of its first transposed-convolution
     block. All n experts live in one model, called once per batch.
 
-    With `batched=True` (the default) every layer holds all n experts: one
-    `GroupedDense` projects z for the n experts, each transposed
-    convolution is one `GroupedConv2DTranspose` (the experts' feature maps
-    side by side on the channel axis, expert i owning channels
+    With `batched=False` (the default) the model holds n separate chains of
+    stock layers (named `e{i}_...`). With `batched=True` every layer holds
+    all n experts: one `GroupedDense` projects z for the n experts, each
+    transposed convolution is one `GroupedConv2DTranspose` (the experts'
+    feature maps side by side on the channel axis, expert i owning channels
     [i*c, (i+1)*c)), and one batch norm over the n*c channels is n
-    independent batch norms. The experts share no weight: this is the same
-    function as `batched=False`, which builds n separate chains of stock
-    layers (named `e{i}_...`), in a graph that does not grow with n.
+    independent batch norms, in a graph that does not grow with n. The
+    experts share no weight in either form: both compute the same function.
+
+    The chains are the default because they are faster on a CPU: 10 experts
+    at width 32 on 28x28, batch 64, forward and backward under jit, took
+    218 ms as chains against 373 ms batched on TensorFlow, and 871 against
+    1,001 ms on JAX (2-core CPU, 2026-12-03). The batched form cuts kernel
+    launches, which may pay on an accelerator (not measured).
 
     Args:
         num_generators: n.
@@ -90,7 +96,7 @@ def megan_experts(
         image_shape: (28, 28, C), (32, 32, C) or (64, 64, C).
         base_filters: channels of each expert's last hidden block.
         kernel_size: transposed-convolution kernel size.
-        batched: all n experts in each layer (True) or n layer chains.
+        batched: n layer chains (False) or all n experts in each layer (True).
         implementation: `GroupedConv2DTranspose` implementation of the
             batched experts ("auto", "matmul" or "split").
         name: model name.
