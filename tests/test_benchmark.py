@@ -163,6 +163,13 @@ def _fake_meta():
     }
 
 
+def test_flop_counter_counts_batched_megan_experts_as_their_chains():
+    nets = kmgan.nets
+    chains = benchmark.forward_flops(nets.megan_experts(3, 16, (28, 28, 1), 4, batched=False))
+    batched = benchmark.forward_flops(nets.megan_experts(3, 16, (28, 28, 1), 4, batched=True))
+    assert chains[1] == [] and batched == chains
+
+
 def test_flop_counter_counts_stacked_discriminators():
     from kmgan.nets.stacked import stacked_dcgan_discriminator
     from kmgan.nets.stacked import stacked_mlp_discriminator

@@ -25,7 +25,7 @@ def layer_flops(layer, in_shape, out_shape):
 
     Counts the matrix products of Dense, Conv2D, Conv2DTranspose and
     kmgan's MultiDense (as implemented: one (K*d, units) product),
-    GroupedDense, and the stacked discriminators' StackedConv2D and
+    GroupedDense, GroupedConv2DTranspose (MEGAN's batched experts), and the stacked discriminators' StackedConv2D and
     StackedDense. Element-wise layers (batch norm, activations, selection)
     are not counted: they are under 1% of a DCGAN's FLOPs. Returns None for
     a layer with weights this function does not know.
@@ -48,6 +48,11 @@ def layer_flops(layer, in_shape, out_shape):
     if kind == "Conv2DTranspose":
         kh, kw = layer.kernel_size
         cout = out_shape[-1]
+        inputs = _prod(in_shape[1:])
+        return inputs * 2 * kh * kw * cout + (_prod(out_shape[1:]) if layer.use_bias else 0)
+    if kind == "GroupedConv2DTranspose":  # each input channel meets its group's outputs only
+        kh, kw = layer.kernel_size
+        cout = out_shape[-1] // layer.num_groups
         inputs = _prod(in_shape[1:])
         return inputs * 2 * kh * kw * cout + (_prod(out_shape[1:]) if layer.use_bias else 0)
     if kind == "MultiDense":
