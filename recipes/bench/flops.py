@@ -25,10 +25,11 @@ def layer_flops(layer, in_shape, out_shape):
 
     Counts the matrix products of Dense, Conv2D, Conv2DTranspose and
     kmgan's MultiDense (as implemented: one (K*d, units) product),
-    GroupedDense, GroupedConv2DTranspose (MEGAN's batched experts), and the stacked discriminators' StackedConv2D and
-    StackedDense. Element-wise layers (batch norm, activations, selection)
-    are not counted: they are under 1% of a DCGAN's FLOPs. Returns None for
-    a layer with weights this function does not know.
+    GroupedDense, GroupedConv2DTranspose (MEGAN's batched experts), and the
+    stacked discriminators' StackedConv2D and StackedDense. Element-wise
+    layers (batch norm, activations, selection) are not counted: they are
+    under 1% of a DCGAN's FLOPs. Returns None for a layer with weights this
+    function does not know.
     """
     kind = type(layer).__name__
     if kind == "Dense":
