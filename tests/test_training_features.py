@@ -70,6 +70,34 @@ def test_use_ema_swaps_the_generator_weights_in_and_back():
             pass
 
 
+def test_use_ema_recomputes_batch_norm_statistics_under_the_average():
+    # The training weights' moving statistics do not fit the averaged weights.
+    nets = kmgan.nets
+    shape = (28, 28, 1)
+    game = kmgan.GAN(
+        nets.dcgan_generator(8, shape, base_filters=4, seed=0),
+        nets.dcgan_discriminator(shape, base_filters=4, seed=1),
+        ema_decay=0.5,
+        seed=0,
+    )
+    game.compile(sgd(0.5), sgd(0.5))
+    x = np.random.default_rng(0).uniform(-1, 1, (32,) + shape).astype("float32")
+    game.fit(x, batch_size=16, epochs=2, verbose=0)
+    norm = game.generator.get_layer("project_bn")
+    live = snapshot(norm.non_trainable_weights)
+    noise = snapshot([game.seed_generator.state])
+    rng = np.random.default_rng(0)  # the noise `use_ema` draws for its statistics
+    z = rng.standard_normal((20 * 256, 8)).astype("float32")
+    with game.use_ema():
+        projection = keras.Model(game.generator.inputs, norm.input)
+        want = value(projection(z)).reshape(-1, norm.input.shape[-1]).mean(axis=0)
+        np.testing.assert_allclose(value(norm.moving_mean), want, rtol=1e-4, atol=1e-5)
+        assert not np.allclose(value(norm.moving_mean), live[0])
+    for variable, before in zip(norm.non_trainable_weights, live):
+        np.testing.assert_array_equal(value(variable), before)
+    np.testing.assert_array_equal(value(game.seed_generator.state), noise[0])
+
+
 @pytest.mark.parametrize("name", POINT_GAMES)
 def test_every_game_keeps_an_average_that_saves_and_restores(name, tmp_path):
     game = tiny(name, ema_decay=0.8)

@@ -150,6 +150,9 @@ class ConditionalGame(GeneratorGame):
         z, labels = inputs
         return self.generate_batch(z, labels, training=training)
 
+    def statistics_inputs(self, z):
+        return z, self._label_array(None, len(z))
+
     def _label_array(self, labels, n):
         if labels is None:  # cycle through the classes (a sample grid)
             labels = np.arange(n) % self.num_classes
