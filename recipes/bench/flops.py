@@ -46,14 +46,10 @@ def layer_flops(layer, in_shape, out_shape):
         cin = int(layer.kernel.shape[-2])  # one discriminator's input channels
         outputs = _prod(out_shape[1:])
         return outputs * (2 * kh * kw * cin + (1 if layer.use_bias else 0))
-    if kind == "Conv2DTranspose":
+    if kind in ("Conv2DTranspose", "GroupedConv2DTranspose"):
         kh, kw = layer.kernel_size
-        cout = out_shape[-1]
-        inputs = _prod(in_shape[1:])
-        return inputs * 2 * kh * kw * cout + (_prod(out_shape[1:]) if layer.use_bias else 0)
-    if kind == "GroupedConv2DTranspose":  # each input channel meets its group's outputs only
-        kh, kw = layer.kernel_size
-        cout = out_shape[-1] // layer.num_groups
+        # Each input channel meets only its own group's output channels.
+        cout = out_shape[-1] // getattr(layer, "num_groups", 1)
         inputs = _prod(in_shape[1:])
         return inputs * 2 * kh * kw * cout + (_prod(out_shape[1:]) if layer.use_bias else 0)
     if kind == "MultiDense":
