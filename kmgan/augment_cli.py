@@ -22,6 +22,7 @@ too. When a game cannot be imported, its method is skipped and the output says
 so.
 """
 
+import importlib
 import os
 import sys
 
@@ -96,7 +97,16 @@ def add_arguments(parser):
     parser.add_argument("--aux-epochs", type=int, default=None)
     parser.add_argument("--cgan", default=None, help=".keras conditional generator (load or save)")
     parser.add_argument("--madgan", default=None, help=".keras MAD-GAN sampler (load or save)")
-    parser.add_argument("--retrain", action="store_true", help="train even if the .keras exists")
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even if the .keras exists (and run every cell again)",
+    )
+    parser.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="run every cell again, even those a previous run into --out finished",
+    )
     parser.add_argument(
         "--gan-data",
         default="full",
@@ -115,11 +125,21 @@ def add_arguments(parser):
         "--madgan-generators", type=int, default=None, help="K (default: the number of classes)"
     )
     parser.add_argument(
+        "--madgan-layout",
+        default="shared",
+        choices=["shared", "first", "independent"],
+        help="which generator layers the K MAD-GAN generators share (kmgan.MADGAN's "
+        "generators=): shared, all but the last (the paper's); first, each its own first "
+        "layers (MGAN's layout); independent, nothing",
+    )
+    parser.add_argument(
         "--inception",
         default="auto",
-        help="FID/IS features: auto (ImageNet weights if cached, else skip "
-        "FID/IS and say so), imagenet (download if needed; fail if "
-        "impossible), none, random (tests only), or a weights .h5 path",
+        help="FID/KID/coverage features: auto (the 2015 FID Inception when "
+        "$KMGAN_INCEPTION_2015 is set, else ImageNet weights if cached, else skip "
+        "and say so), inception2015 (the 2015 FID network, $KMGAN_INCEPTION_2015), "
+        "a .pt path (that network's TorchScript file), imagenet (download if needed; "
+        "fail if impossible), none, random (tests only), or a weights .h5 path",
     )
     parser.add_argument(
         "--metric-samples", type=int, default=1000, help="images per class for FID / IS / MS-SSIM"
@@ -192,7 +212,12 @@ def resolve_inception(spec, log=print):
     """Inception features for FID / IS from a `--inception` value.
 
     Args:
-        spec: "auto", "imagenet", "none", "random" or a weights path.
+        spec: "auto" (the 2015 FID network when ``$KMGAN_INCEPTION_2015`` is
+            set, else the ImageNet InceptionV3 when its weights are cached,
+            else None), "inception2015" (the 2015 FID network from
+            ``$KMGAN_INCEPTION_2015``), a ``.pt`` path (that network's
+            TorchScript file), "imagenet", "none", "random" or an ``.h5``
+            weights path.
         log: printer for the reason FID / IS are skipped.
 
     Returns:
@@ -203,7 +228,14 @@ def resolve_inception(spec, log=print):
     """
     from kmgan.metrics import inception
 
+    # The package attribute kmgan.metrics.inception_2015 is the factory; the module:
+    inception_2015 = importlib.import_module("kmgan.metrics.inception_2015")
     spec = str(spec)
+    if spec == "inception2015" or spec.endswith(".pt"):
+        return inception_2015.inception_2015(None if spec == "inception2015" else spec)
+    if spec == "auto" and os.environ.get(inception_2015.ENV_VAR):
+        log(f"FID / KID / coverage: the 2015 FID Inception network (${inception_2015.ENV_VAR}).")
+        return inception_2015.inception_2015()
     if spec == "none":
         log("FID / IS: skipped (--inception none); MS-SSIM diversity is still computed.")
         return None
@@ -273,12 +305,29 @@ def _gan_run(name, args, log, seed, epochs):
     return seed, epochs
 
 
-def _fit(game, x, y, args, seed, epochs):
-    """Fits a GAN on `(x, y)` (`y` None: unlabelled) in `--gan-batch-size` batches."""
+def _madgan_layout(args):
+    layout = getattr(args, "madgan_layout", "shared")
+    return {} if layout == "shared" else {"generators": layout}
+
+
+def _fit(game, x, y, args, seed, epochs, backup=None):
+    """Fits a GAN on `(x, y)` (`y` None: unlabelled) in `--gan-batch-size` batches.
+
+    With `backup` (a folder), every epoch is backed up there
+    (`kmgan.callbacks.BackupAndRestore`): a run stopped mid-training
+    continues from its last finished epoch; the folder goes when the run ends.
+    """
+    from kmgan import callbacks
     from kmgan import data
 
     batch = min(args.gan_batch_size, len(x))
-    game.fit(data.from_arrays(x, y, batch_size=batch, seed=seed), epochs=epochs, verbose=2)
+    backups = [] if backup is None else [callbacks.BackupAndRestore(backup)]
+    game.fit(
+        data.from_arrays(x, y, batch_size=batch, seed=seed),
+        epochs=epochs,
+        verbose=2,
+        callbacks=backups,
+    )
 
 
 def _build_game(name, shape, args, seed, **options):
@@ -321,7 +370,7 @@ def train_cgan(real, num_classes, args, path, log=print, seed=None, epochs=None)
     x, y = real
     game = _build_game("cgan", tuple(x.shape[1:]), args, seed, num_classes=num_classes)
     log(f"cgan: training {epochs} epoch(s) on {len(x)} images")
-    _fit(game, x, y, args, seed, epochs)
+    _fit(game, x, y, args, seed, epochs, backup=path + ".backup")
     _save(game.generator, path, log, "cgan generator")
     return game.generator
 
@@ -349,9 +398,14 @@ def train_madgan(real, num_classes, args, path, log=print, seed=None, epochs=Non
     seed, epochs = run
     k = args.madgan_generators or num_classes
     x = real[0]
-    game = _build_game("madgan", tuple(x.shape[1:]), args, seed, num_generators=k)
-    log(f"madgan: training K={k} generators, {epochs} epoch(s) on {len(x)} unlabelled images")
-    _fit(game, x, None, args, seed, epochs)
+    game = _build_game(
+        "madgan", tuple(x.shape[1:]), args, seed, num_generators=k, **_madgan_layout(args)
+    )
+    log(
+        f"madgan: training K={k} generators ({getattr(args, 'madgan_layout', 'shared')} "
+        f"layers), {epochs} epoch(s) on {len(x)} unlabelled images"
+    )
+    _fit(game, x, None, args, seed, epochs, backup=path + ".backup")
     sampler = game.export_sampler()
     _save(sampler, path, log, "madgan sampler")
     return sampler
@@ -370,8 +424,11 @@ def _per_subset_method(name, num_classes, args, log):
     train = train_cgan if name == "cgan" else train_madgan
     kind = "conditional" if name == "cgan" else None
 
+    layout = _madgan_layout(args).get("generators") if name == "madgan" else None
+    tag = name if layout is None else f"{name}-{layout}"
+
     def factory(x, y, seed, fraction):
-        path = os.path.join(args.out, "generators", f"{name}_fraction{fraction:g}_seed{seed}.keras")
+        path = os.path.join(args.out, "generators", f"{tag}_fraction{fraction:g}_seed{seed}.keras")
         if os.path.exists(path) and not args.retrain:
             log(f"{name}: loading {path}")
             return augment.load_sampler(path, kind=kind, name=name)
@@ -407,6 +464,24 @@ def _generative_sampler(name, real, num_classes, args, log):
             f"{path} is a conditional generator; --madgan needs an unlabelled sampler."
         )
     return sampler
+
+
+def _run_settings(args, classifier):
+    """What a finished cell depends on that the sweep cannot see."""
+    names = (
+        "quick",
+        "gan_data",
+        "gan_epochs",
+        "gan_batch_size",
+        "gan_base_filters",
+        "latent_dim",
+        "madgan_generators",
+        "madgan_layout",
+        "cgan",
+        "madgan",
+        "aux_augmentation",
+    )
+    return {"classifier": classifier, **{n: getattr(args, n, None) for n in names}}
 
 
 def run_args(args, log=print):
@@ -517,6 +592,8 @@ def run_args(args, log=print):
         title=title,
         notes=notes,
         log=log,
+        resume=not (args.no_resume or args.retrain),
+        run_settings=_run_settings(args, key),
     )
     for note in notes:
         log(note)

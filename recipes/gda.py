@@ -170,6 +170,13 @@ def main(argv=None):
     parser.add_argument("--threshold", type=float, default=0.9)
     parser.add_argument("--gan-base-filters", type=int, default=64)
     parser.add_argument(
+        "--madgan-layout",
+        default="first",
+        choices=["shared", "first", "independent"],
+        help="MAD-GAN generator layout (default first: the image benchmark's best MAD-GAN "
+        "on full MNIST, FID 53.8 against 64.0 for the paper's shared layers)",
+    )
+    parser.add_argument(
         "--gan-data",
         default="subset",
         choices=["subset", "full"],
@@ -228,6 +235,8 @@ def main(argv=None):
             str(args.gan_base_filters),
             "--gan-data",
             args.gan_data,
+            "--madgan-layout",
+            args.madgan_layout,
             "--title",
             f"Generative data augmentation on {tag}",
         ]

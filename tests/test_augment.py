@@ -427,6 +427,49 @@ def test_generative_metrics_per_class():
     assert all(np.isnan(r["fid"]) and np.isnan(r["inception_score"]) for r in no_fid)
 
 
+class _PoolOnly(_StubFeatures):
+    """Pool features only, like the 2015 FID network (no classifier head); counts calls."""
+
+    calls = 0
+
+    def __call__(self, images, value_range=None):
+        self.calls += 1
+        return super().__call__(images, value_range)[0], None
+
+
+def test_generative_metrics_on_a_network_without_probabilities():
+    from kmgan.metrics.inception import frechet_distance
+    from kmgan.metrics.kid import kid_from_features
+
+    x = _blobs(12, seed=1)
+    y = np.arange(12) % 3
+    real = _blobs(12, seed=2)
+    features = _PoolOnly()
+    rows = A.generative_metrics(x, y, real, y, features=features, diversity_pairs=5)
+    assert features.calls == 2  # each side's features once, not once per class
+    everything = rows[-1]
+    assert everything["class"] == "all" and everything["n"] == 12
+    g, r = _StubFeatures()(x)[0].astype(np.float64), _StubFeatures()(real)[0].astype(np.float64)
+    want_fid = frechet_distance(
+        g.mean(0), np.cov(g, rowvar=False), r.mean(0), np.cov(r, rowvar=False)
+    )
+    np.testing.assert_allclose(everything["fid"], want_fid, rtol=1e-6)
+    want_kid, _ = kid_from_features(g, r, num_subsets=1, subset_size=12)
+    np.testing.assert_allclose(everything["kid"], want_kid, rtol=1e-6)
+    assert 0 <= everything["coverage"] <= 1 and 0 <= everything["precision"] <= 1
+    for row in rows:
+        assert np.isnan(row["inception_score"])  # no classifier head
+    for row in rows[:-1]:  # 4 images a class: too few for k = 5 neighbours
+        assert np.isfinite(row["fid"]) and np.isnan(row["coverage"])
+    same = A.generative_metrics(real, y, real, y, features=_PoolOnly(), diversity_pairs=5)[-1]
+    assert same["coverage"] == 1.0 and same["precision"] == 1.0 and same["recall"] == 1.0
+    assert abs(same["fid"]) < 1e-6
+    alone = _PoolOnly()
+    reference = A.generative_metrics(real, y, None, None, features=alone, diversity_pairs=5)
+    assert alone.calls == 1  # one probe, then no features: nothing to score without a head
+    assert all(np.isnan(r["fid"]) and np.isfinite(r["ms_ssim"]) for r in reference)
+
+
 def test_end_to_end_sweep_writes_every_method(mnist_npz, tmp_path):
     x_train, y_train = load_arrays(str(mnist_npz), "train")
     x_test, y_test = load_arrays(str(mnist_npz), "test")

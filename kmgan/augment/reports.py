@@ -44,6 +44,12 @@ GEN_METRIC_COLUMNS = (
     "class",
     "n",
     "fid",
+    "kid",
+    "kid_std",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
     "inception_score",
     "inception_score_std",
     "ms_ssim",
@@ -63,6 +69,10 @@ def _jsonable(value):
         v = float(value)
         return None if math.isnan(v) else v
     return value
+
+
+def _times(v, factor):
+    return None if v is None else v * factor
 
 
 def _fmt(v, digits=4):
@@ -214,22 +224,34 @@ def _markdown(rows, gen_metrics, filter_reports, title, notes):
             )
         lines.append("")
     if gen_metrics:
-        lines.append("## Generative models: per-class FID, IS and MS-SSIM diversity")
+        lines.append("## Generative models: per-class quality and diversity")
         lines.append("")
         lines.append(
-            "Lower MS-SSIM means more diverse; compare with the `real data` rows. "
-            "FID / IS are empty when no Inception features were given."
+            "FID, KID (x 1e3), precision and recall (k 3), density and coverage (k 5) "
+            "against the real images of the class; IS where the feature network has a "
+            "classifier head; lower MS-SSIM means more diverse (compare with the `real "
+            "data` rows). Feature scores are empty when no feature network was given."
         )
         lines.append("")
-        lines.append("| method | class | n | FID | IS | MS-SSIM |")
-        lines.append("| --- | --- | ---: | ---: | ---: | ---: |")
+        lines.append(
+            "| method | class | n | FID | KID x 1e3 | precision | recall | density | coverage "
+            "| IS | MS-SSIM |"
+        )
+        lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for row in gen_metrics:
             is_cell = _fmt(row.get("inception_score"), 3)
             if is_cell and _fmt(row.get("inception_score_std")):
                 is_cell += f" ± {row['inception_score_std']:.3f}"
+            kid_cell = _fmt(_times(row.get("kid"), 1e3), 2)
+            if kid_cell and _fmt(row.get("kid_std")):
+                kid_cell += f" ± {1e3 * row['kid_std']:.2f}"
+            shares = " | ".join(
+                _fmt(row.get(k), 3) for k in ("precision", "recall", "density", "coverage")
+            )
             lines.append(
                 f"| {row['method']} | {row['class']} | {row['n']} | "
-                f"{_fmt(row.get('fid'), 2)} | {is_cell} | {_fmt(row.get('ms_ssim'), 4)} |"
+                f"{_fmt(row.get('fid'), 2)} | {kid_cell} | {shares} | {is_cell} | "
+                f"{_fmt(row.get('ms_ssim'), 4)} |"
             )
         lines.append("")
     lines.append("## All runs")

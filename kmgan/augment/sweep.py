@@ -19,6 +19,9 @@ import numpy as np
 from kmgan.augment.arrays import check_labels
 from kmgan.augment.arrays import count_classes
 from kmgan.augment.arrays import to_model_range
+from kmgan.augment.cells import CellStore
+from kmgan.augment.cells import array_digest
+from kmgan.augment.cells import cell_key
 from kmgan.augment.classifiers import evaluate_classifier
 from kmgan.augment.classifiers import simple_cnn
 from kmgan.augment.classifiers import train_and_evaluate
@@ -100,6 +103,12 @@ class SweepConfig:
             skipped method and why).
         log: progress printer (``None``: silent).
         verbose: ``fit`` verbosity.
+        resume: skip the cells a previous sweep into the same ``out_dir``
+            finished (see :func:`run_sweep`); ``False`` runs every cell
+            again and overwrites their files.
+        run_settings: JSON-able settings the sweep cannot see (how
+            ``model_fn`` builds its classifier, how the generators were
+            trained), stored with every cell and compared on resume.
     """
 
     methods: dict | None = None
@@ -127,6 +136,8 @@ class SweepConfig:
     notes: tuple = ()
     log: Callable | None = print
     verbose: int = 0
+    resume: bool = True
+    run_settings: dict | None = None
 
 
 def parse_method(name, spec):
@@ -194,6 +205,20 @@ def run_sweep(real, test, config=None, **settings):
     A ratio of 0 for a generative method is the ``none`` baseline and is not
     re-run. Generated images are drawn once per (method, fraction, seed) for
     the largest ratio and the smaller ratios use nested subsets.
+
+    The sweep resumes. Each finished cell (one method on one (seed, real
+    fraction) subset: its classifiers, and for a generative method its
+    samples, filter report and metrics; and the real data's reference
+    metrics) is written at once to ``out_dir/cells/`` with its settings
+    (:mod:`kmgan.augment.cells`), and the partial reports are rewritten.
+    Run the same sweep again after an interruption and it skips the
+    finished cells: it ends with the rows an uninterrupted sweep gives.
+    A finished cell whose settings (the data, the classifier budget, the
+    ratios, the filter, the metrics' settings, the method's kind and name,
+    ``run_settings``) differ from the sweep's is refused before anything
+    trains. A changed ``model_fn`` or a retrained sampler under the same
+    name is only detected through ``run_settings``: describe them there, or
+    give such a sweep its own ``out_dir``.
 
     Files written to ``out_dir``: ``results.csv`` (one row per run),
     ``results.md`` (tables per real fraction, filter and generative-model
@@ -270,24 +295,105 @@ class _Sweep:
         self.rows, self.filter_reports, self.gen_metrics = [], [], []
         self.metrics_done = set()
         self.top_fraction = max(self.fractions)
+        self.cells = CellStore(c.out_dir, enabled=c.resume)
+        self.common_settings = {
+            "real_data": array_digest(self.real_x, self.real_y),
+            "test_data": array_digest(self.test_x, self.test_y),
+            "num_classes": int(k),
+            "epochs": int(c.epochs),
+            "train_steps": None if c.train_steps is None else int(c.train_steps),
+            "batch_size": int(c.batch_size),
+            "allow_flip": c.allow_flip,
+            "run_settings": c.run_settings,
+        }
+
+    # ------------------------------------------------------------ the cells
+    def _metrics_settings(self):
+        c = self.config
+        return {
+            "features": _describe(c.features),
+            "metric_samples": int(c.metric_samples),
+            "diversity_pairs": int(c.diversity_pairs),
+        }
+
+    def _shows_samples(self, seed, f):
+        """Whether (seed, f) is the subset whose samples are shown and measured."""
+        return seed == self.config.seeds[0] and f == self.top_fraction
+
+    def cell_settings(self, name, seed, f):
+        """What the cell of method `name` on subset (seed, f) depends on."""
+        c = self.config
+        kind, spec = self.parsed[name]
+        settings = {**self.common_settings, "kind": kind, "method": _describe(spec)}
+        if kind in _GENERATIVE_KINDS:
+            settings.update(
+                generated_ratios=self.positive,
+                threshold=float(c.threshold),
+                max_draw_factor=int(c.max_draw_factor),
+                aux_epochs=int(self.aux_epochs),
+                aux_augmentation=_describe(c.aux_augmentation),
+                aux_classifier=_describe(c.aux_classifier),
+                samples_shown=self._shows_samples(seed, f),
+                metrics=self._metrics_settings()
+                if c.gan_metrics and self._shows_samples(seed, f)
+                else None,
+            )
+        return settings
+
+    def _real_metrics_settings(self):
+        return {
+            "real_data": self.common_settings["real_data"],
+            "num_classes": self.common_settings["num_classes"],
+            "run_settings": self.config.run_settings,
+            **self._metrics_settings(),
+        }
+
+    def _planned_cells(self):
+        c = self.config
+        cells = {}
+        if c.gan_metrics and self.generative:
+            cells["real-data-metrics"] = self._real_metrics_settings()
+        for seed in c.seeds:
+            for f in self.fractions:
+                for name, (kind, _) in self.parsed.items():
+                    if kind in _GENERATIVE_KINDS and not self.positive:
+                        continue
+                    cells[cell_key(name, seed, f)] = self.cell_settings(name, seed, f)
+        return cells
+
+    def _restore(self, record):
+        self.rows += record["rows"]
+        self.filter_reports += record["filter_reports"]
+        self.gen_metrics += record["gen_metrics"]
 
     # ------------------------------------------------------------ the whole sweep
     def run(self):
         c = self.config
+        self.cells.check(self._planned_cells())  # before anything trains
         if c.gan_metrics and self.generative:
-            self.log("generative metrics: real data reference")
-            for row in generative_metrics(
-                self.real_x,
-                self.real_y,
-                None,
-                None,
-                features=self.features,
-                num_classes=self.k,
-                diversity_pairs=c.diversity_pairs,
-                seed=0,
-                max_per_class=c.metric_samples,
-            ):
-                self.gen_metrics.append({"method": "real data", **row})
+            settings = self._real_metrics_settings()
+            record = self.cells.load("real-data-metrics", settings)
+            if record is not None:
+                self.log("generative metrics: real data reference (finished before)")
+                self._restore(record)
+            else:
+                self.log("generative metrics: real data reference")
+                rows = [
+                    {"method": "real data", **row}
+                    for row in generative_metrics(
+                        self.real_x,
+                        self.real_y,
+                        None,
+                        None,
+                        features=self.features,
+                        num_classes=self.k,
+                        diversity_pairs=c.diversity_pairs,
+                        seed=0,
+                        max_per_class=c.metric_samples,
+                    )
+                ]
+                self.gen_metrics += rows
+                self.cells.save("real-data-metrics", settings, gen_metrics=rows)
         for seed in c.seeds:
             for f in self.fractions:
                 self.log(f"seed {seed}, real fraction {f:g}")
@@ -315,8 +421,16 @@ class _Sweep:
         )
         for name, (kind, spec) in self.parsed.items():
             if kind in ("baseline", "traditional"):
+                key, settings = cell_key(name, seed, f), self.cell_settings(name, seed, f)
+                record = self.cells.load(key, settings)
+                if record is not None:
+                    self.log(f"  {name:>12s} f={f:g} seed={seed}: finished before")
+                    self._restore(record)
+                    continue
                 metrics = self._fit_eval(x_real, y_real, self.augmentation_for(spec, seed), seed)
-                self._record(name, kind, f, 0.0, seed, info_real, metrics)
+                row = self._record(name, kind, f, 0.0, seed, info_real, metrics)
+                self.cells.save(key, settings, rows=[row])
+                self._write()  # partial
         if not self.generative or not self.positive:
             return
         # Per class, the most any ratio asks for (largest-remainder rounding
@@ -333,7 +447,22 @@ class _Sweep:
         )
         auxiliary = _Auxiliary(self, x_real, y_real, seed)
         for name in self.generative:
+            key, settings = cell_key(name, seed, f), self.cell_settings(name, seed, f)
+            record = self.cells.load(key, settings)
+            if record is not None:
+                self.log(f"  {name:>12s} f={f:g} seed={seed}: finished before")
+                self._restore(record)
+                continue
+            counts = len(self.rows), len(self.filter_reports), len(self.gen_metrics)
             self._run_generative(name, seed, f, x_real, y_real, needed, auxiliary)
+            self.cells.save(
+                key,
+                settings,
+                rows=self.rows[counts[0] :],
+                filter_reports=self.filter_reports[counts[1] :],
+                gen_metrics=self.gen_metrics[counts[2] :],
+            )
+            self._write()  # partial
 
     def _run_generative(self, name, seed, f, x_real, y_real, needed, auxiliary):
         """One generative method at every positive ratio, on one real subset."""
@@ -372,7 +501,7 @@ class _Sweep:
                 f"{rep['kept_per_class'].tolist()}; shortfall "
                 f"{rep['shortfall_per_class'].tolist()}"
             )
-        if seed == c.seeds[0] and f == self.top_fraction and name not in self.metrics_done:
+        if self._shows_samples(seed, f) and name not in self.metrics_done:
             self.metrics_done.add(name)
             self._samples_and_metrics(name, kind, sampler, seed, pool_x, pool_y)
         for g in self.positive:
@@ -511,3 +640,12 @@ class _Auxiliary:
                 "accuracy"
             ]
         return self.model, self.accuracy
+
+
+def _describe(value):
+    """A setting as JSON: strings, numbers and None as they are, else the type's name."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (UnlabelledSampler, ConditionalSampler, PerSubset)):
+        return repr(value)
+    return type(value).__name__
