@@ -37,9 +37,12 @@ The pieces, usable on their own, one module each:
   :func:`classification_metrics`): the thesis's simple CNNs (conv, batch
   norm, ReLU, max-pool blocks, softmax head) or any Keras model; accuracy,
   macro precision / recall / F1 and the confusion matrix, in NumPy.
-* **Generative-model quality** (`quality`; :func:`generative_metrics`): per-class FID
-  and Inception Score (``kmgan.metrics``) and MS-SSIM diversity (the thesis's
-  outlook) of each model's labelled samples.
+* **Generative-model quality** (`quality`; :func:`generative_metrics`): per-class FID,
+  KID, precision / recall / density / coverage and Inception Score
+  (``kmgan.metrics``) and MS-SSIM diversity (the thesis's outlook) of each
+  model's labelled samples.
+* **Resume** (`cells`): each finished cell of the sweep on disk, skipped by a
+  repeated sweep, refused when its settings differ.
 * **The sweep** (`sweep`; :func:`run_sweep`, settings in a
   :class:`SweepConfig`) and its **reports** (`reports`): every method at every real fraction,
   generated ratio and seed; writes ``results.csv``, ``results.md``,

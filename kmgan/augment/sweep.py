@@ -85,14 +85,15 @@ class SweepConfig:
             instead (then nothing is trained for labelling).
         num_classes: number of classes (default: largest label + 1).
         allow_flip: passed to :func:`traditional_augmentation`.
-        features: Inception features for FID / IS (see
+        features: the feature network of FID / KID / PRDC / IS (see
             :func:`generative_metrics`): ``"imagenet"`` (default; built
             only when there is a generative method, and the sweep stops at
             once with the reason when the weights cannot be had: never a
             silent fall-back to random weights), a weights path, an
-            ``InceptionFeatures`` (``weights=None`` for tests), a callable,
-            or ``None`` to skip FID / IS.
-        gan_metrics: compute per-class FID / IS / MS-SSIM of each generative
+            ``InceptionFeatures`` (``weights=None`` for tests),
+            ``kmgan.metrics.inception_2015(...)`` (the FID network; no IS),
+            a callable, or ``None`` to skip the feature-based scores.
+        gan_metrics: compute per-class FID / KID / PRDC / IS / MS-SSIM of each generative
             method (from its labelled samples of the first seed at the
             largest real fraction) and of the real data.
         metric_samples: images per class for those metrics (at most).
