@@ -541,8 +541,8 @@ def test_end_to_end_sweep_writes_every_method(mnist_npz, tmp_path):
         assert f"| {name} |" in md
     assert "Confidence filter" in md and "MS-SSIM" in md
     assert (out / "accuracy_vs_ratio.png").stat().st_size > 1000
-    assert os.path.exists(out / "samples_cgan.png")
-    assert os.path.exists(out / "samples_madgan_unfiltered.png")
+    assert os.path.exists(out / "samples_cgan_fraction0.5.png")
+    assert os.path.exists(out / "samples_madgan_fraction0.5_unfiltered.png")
     data = json.loads((out / "results.json").read_text())
     assert len(data["runs"]) == len(rows)
     methods_with_metrics = {r["method"] for r in data["generative_metrics"]}

@@ -1,5 +1,7 @@
 """`augment.run_sweep` resumes: finished cells are skipped, other settings refused."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -119,6 +121,16 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path):
         assert np.isnan(new["kept_fraction"]) == np.isnan(old["kept_fraction"])
     md = (out / "results.md").read_text()
     assert "Confidence filter" in md and "| madgan |" in md
+    # Metrics of the first seed: a per-subset generator at every fraction, others once.
+    data = json.loads((out / "results.json").read_text())
+    measured = {(r["method"], r["real_fraction"]) for r in data["generative_metrics"]}
+    assert measured == {
+        ("real data", 1.0),
+        ("cgan_subset", 1.0),
+        ("cgan_subset", 0.5),
+        ("madgan", 1.0),
+    }
+    assert (out / "samples_cgan_subset_fraction0.5.png").exists()
 
 
 def test_other_settings_are_refused_before_training(tmp_path):

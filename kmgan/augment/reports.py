@@ -41,6 +41,7 @@ RESULT_COLUMNS = (
 
 GEN_METRIC_COLUMNS = (
     "method",
+    "real_fraction",
     "class",
     "n",
     "fid",
@@ -234,10 +235,12 @@ def _markdown(rows, gen_metrics, filter_reports, title, notes):
         )
         lines.append("")
         lines.append(
-            "| method | class | n | FID | KID x 1e3 | precision | recall | density | coverage "
-            "| IS | MS-SSIM |"
+            "| method | real fraction | class | n | FID | KID x 1e3 | precision | recall | "
+            "density | coverage | IS | MS-SSIM |"
         )
-        lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        lines.append(
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        )
         for row in gen_metrics:
             is_cell = _fmt(row.get("inception_score"), 3)
             if is_cell and _fmt(row.get("inception_score_std")):
@@ -249,7 +252,8 @@ def _markdown(rows, gen_metrics, filter_reports, title, notes):
                 _fmt(row.get(k), 3) for k in ("precision", "recall", "density", "coverage")
             )
             lines.append(
-                f"| {row['method']} | {row['class']} | {row['n']} | "
+                f"| {row['method']} | {_fmt(row.get('real_fraction'), 2)} | {row['class']} | "
+                f"{row['n']} | "
                 f"{_fmt(row.get('fid'), 2)} | {kid_cell} | {shares} | {is_cell} | "
                 f"{_fmt(row.get('ms_ssim'), 4)} |"
             )

@@ -94,8 +94,10 @@ class SweepConfig:
             ``kmgan.metrics.inception_2015(...)`` (the FID network; no IS),
             a callable, or ``None`` to skip the feature-based scores.
         gan_metrics: compute per-class FID / KID / PRDC / IS / MS-SSIM of each generative
-            method (from its labelled samples of the first seed at the
-            largest real fraction) and of the real data.
+            method, from its labelled samples of the first seed (a
+            :class:`PerSubset` method: at every real fraction, since each
+            fraction has its own generator; a sampler given directly: at the
+            largest), and of the real data.
         metric_samples: images per class for those metrics (at most).
         diversity_pairs: pairs per MS-SSIM estimate.
         max_draw_factor: draw budget of the filter (see :func:`draw_labelled`).
@@ -225,8 +227,9 @@ def run_sweep(real, test, config=None, **settings):
     ``results.md`` (tables per real fraction, filter and generative-model
     tables, all runs), ``results.json`` (everything, confusion matrices
     included), ``accuracy_vs_ratio.png``, ``generative_metrics.csv`` and
-    ``samples_<method>.png`` (generated images by class; for an unlabelled
-    sampler also ``samples_<method>_unfiltered.png``, before the filter).
+    ``samples_<method>_fraction<f>.png`` (generated images by class; for an
+    unlabelled sampler also ``samples_<method>_fraction<f>_unfiltered.png``,
+    before the filter), where the metrics are computed.
 
     Args:
         real: ``(x, y)`` real training data (uint8 or ``[-1, 1]``).
@@ -317,9 +320,12 @@ class _Sweep:
             "diversity_pairs": int(c.diversity_pairs),
         }
 
-    def _shows_samples(self, seed, f):
-        """Whether (seed, f) is the subset whose samples are shown and measured."""
-        return seed == self.config.seeds[0] and f == self.top_fraction
+    def _shows_samples(self, name, seed, f):
+        """Whether method `name`'s samples on subset (seed, f) are shown and measured:
+        the first seed's, at every fraction for a generator trained per subset, at the
+        largest for one given directly (the same generator at every fraction)."""
+        per_subset = self.parsed[name][0] == "per_subset"
+        return seed == self.config.seeds[0] and (per_subset or f == self.top_fraction)
 
     def cell_settings(self, name, seed, f):
         """What the cell of method `name` on subset (seed, f) depends on."""
@@ -334,9 +340,9 @@ class _Sweep:
                 aux_epochs=int(self.aux_epochs),
                 aux_augmentation=_describe(c.aux_augmentation),
                 aux_classifier=_describe(c.aux_classifier),
-                samples_shown=self._shows_samples(seed, f),
+                samples_shown=self._shows_samples(name, seed, f),
                 metrics=self._metrics_settings()
-                if c.gan_metrics and self._shows_samples(seed, f)
+                if c.gan_metrics and self._shows_samples(name, seed, f)
                 else None,
             )
         return settings
@@ -380,7 +386,7 @@ class _Sweep:
             else:
                 self.log("generative metrics: real data reference")
                 rows = [
-                    {"method": "real data", **row}
+                    {"method": "real data", "real_fraction": 1.0, **row}
                     for row in generative_metrics(
                         self.real_x,
                         self.real_y,
@@ -502,9 +508,9 @@ class _Sweep:
                 f"{rep['kept_per_class'].tolist()}; shortfall "
                 f"{rep['shortfall_per_class'].tolist()}"
             )
-        if self._shows_samples(seed, f) and name not in self.metrics_done:
-            self.metrics_done.add(name)
-            self._samples_and_metrics(name, kind, sampler, seed, pool_x, pool_y)
+        if self._shows_samples(name, seed, f) and (name, f) not in self.metrics_done:
+            self.metrics_done.add((name, f))
+            self._samples_and_metrics(name, kind, sampler, seed, f, pool_x, pool_y)
         for g in self.positive:
             x, y, info = mix(
                 self.real_x,
@@ -520,20 +526,18 @@ class _Sweep:
             metrics = self._fit_eval(x, y, None, seed)
             self._record(name, shown_kind, f, g, seed, info, metrics, extra)
 
-    def _samples_and_metrics(self, name, kind, sampler, seed, pool_x, pool_y):
-        """Sample grids and generative metrics of a method, once per method."""
+    def _samples_and_metrics(self, name, kind, sampler, seed, f, pool_x, pool_y):
+        """Sample grids and generative metrics of a method on one real subset."""
         c = self.config
+        stem = os.path.join(c.out_dir, f"samples_{name}_fraction{f:g}")
         if kind == "unlabelled":  # what the filter saw, before filtering
             from kmgan.callbacks import save_image_grid
 
-            save_image_grid(
-                sampler(64, seed=derived_seed(seed, 99)),
-                os.path.join(c.out_dir, f"samples_{name}_unfiltered.png"),
-            )
+            save_image_grid(sampler(64, seed=derived_seed(seed, 99)), f"{stem}_unfiltered.png")
         if len(pool_x):
-            class_grid(pool_x, pool_y, os.path.join(c.out_dir, f"samples_{name}.png"))
+            class_grid(pool_x, pool_y, f"{stem}.png")
         if c.gan_metrics and len(pool_x):
-            self.log(f"  generative metrics: {name}")
+            self.log(f"  generative metrics: {name}, real fraction {f:g}")
             for row in generative_metrics(
                 pool_x,
                 pool_y,
@@ -545,7 +549,7 @@ class _Sweep:
                 seed=seed,
                 max_per_class=c.metric_samples,
             ):
-                self.gen_metrics.append({"method": name, **row})
+                self.gen_metrics.append({"method": name, "real_fraction": f, **row})
 
     # ------------------------------------------------------------ one classifier
     def _record(self, method, kind, f, g, seed, info, metrics, extra=None):
