@@ -38,3 +38,21 @@ def backend():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """Replaces `augment.run_sweep`'s runner by one that records the config it got."""
+    from kmgan.augment import sweep
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, config, real, test):
+            seen.append(config)
+
+        def run(self):
+            return []
+
+    monkeypatch.setattr(sweep, "_Sweep", Recorder)
+    return seen

@@ -6,23 +6,6 @@ import numpy as np
 import pytest
 
 from kmgan import augment
-from kmgan.augment import sweep
-
-
-@pytest.fixture
-def captured(monkeypatch):
-    """Replaces the sweep's runner by one that records the config it got."""
-    seen = []
-
-    class Recorder:
-        def __init__(self, config, real, test):
-            seen.append(config)
-
-        def run(self):
-            return []
-
-    monkeypatch.setattr(sweep, "_Sweep", Recorder)
-    return seen
 
 
 def _data():

@@ -152,24 +152,6 @@ def test_other_settings_are_refused_before_training(tmp_path):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def captured(monkeypatch):
-    """Replaces the sweep's runner by one that records the config it got."""
-    from kmgan.augment import sweep
-
-    seen = []
-
-    class Recorder:
-        def __init__(self, config, real, test):
-            seen.append(config)
-
-        def run(self):
-            return []
-
-    monkeypatch.setattr(sweep, "_Sweep", Recorder)
-    return seen
-
-
 def _npz(tmp_path):
     (x_train, y_train), (x_test, y_test) = _data()
     path = tmp_path / "digits.npz"

@@ -9,6 +9,7 @@ import numpy as np
 from kmgan import io as kio
 from kmgan.augment.mixing import as_fraction
 from kmgan.augment.mixing import round_half_up
+from kmgan.augment.quality import SCORE_COLUMNS
 
 __all__ = [
     "GEN_METRIC_COLUMNS",
@@ -39,22 +40,7 @@ RESULT_COLUMNS = (
 )
 
 
-GEN_METRIC_COLUMNS = (
-    "method",
-    "real_fraction",
-    "class",
-    "n",
-    "fid",
-    "kid",
-    "kid_std",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "inception_score",
-    "inception_score_std",
-    "ms_ssim",
-)
+GEN_METRIC_COLUMNS = ("method", "real_fraction", "class", "n", *SCORE_COLUMNS, "ms_ssim")
 
 
 def _jsonable(value):

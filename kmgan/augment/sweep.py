@@ -428,16 +428,20 @@ class _Sweep:
         )
         for name, (kind, spec) in self.parsed.items():
             if kind in ("baseline", "traditional"):
-                key, settings = cell_key(name, seed, f), self.cell_settings(name, seed, f)
-                record = self.cells.load(key, settings)
-                if record is not None:
-                    self.log(f"  {name:>12s} f={f:g} seed={seed}: finished before")
-                    self._restore(record)
-                    continue
-                metrics = self._fit_eval(x_real, y_real, self.augmentation_for(spec, seed), seed)
-                row = self._record(name, kind, f, 0.0, seed, info_real, metrics)
-                self.cells.save(key, settings, rows=[row])
-                self._write()  # partial
+                self._cell(
+                    name,
+                    seed,
+                    f,
+                    lambda: self._record(
+                        name,
+                        kind,
+                        f,
+                        0.0,
+                        seed,
+                        info_real,
+                        self._fit_eval(x_real, y_real, self.augmentation_for(spec, seed), seed),
+                    ),
+                )
         if not self.generative or not self.positive:
             return
         # Per class, the most any ratio asks for (largest-remainder rounding
@@ -454,22 +458,32 @@ class _Sweep:
         )
         auxiliary = _Auxiliary(self, x_real, y_real, seed)
         for name in self.generative:
-            key, settings = cell_key(name, seed, f), self.cell_settings(name, seed, f)
-            record = self.cells.load(key, settings)
-            if record is not None:
-                self.log(f"  {name:>12s} f={f:g} seed={seed}: finished before")
-                self._restore(record)
-                continue
-            counts = len(self.rows), len(self.filter_reports), len(self.gen_metrics)
-            self._run_generative(name, seed, f, x_real, y_real, needed, auxiliary)
-            self.cells.save(
-                key,
-                settings,
-                rows=self.rows[counts[0] :],
-                filter_reports=self.filter_reports[counts[1] :],
-                gen_metrics=self.gen_metrics[counts[2] :],
+            self._cell(
+                name,
+                seed,
+                f,
+                lambda: self._run_generative(name, seed, f, x_real, y_real, needed, auxiliary),
             )
-            self._write()  # partial
+
+    def _cell(self, name, seed, f, run):
+        """Restores the cell of `name` on (seed, f) if it finished before, else runs
+        `run()` (which appends the cell's rows, reports and metrics) and saves it."""
+        key, settings = cell_key(name, seed, f), self.cell_settings(name, seed, f)
+        record = self.cells.load(key, settings)
+        if record is not None:
+            self.log(f"  {name:>12s} f={f:g} seed={seed}: finished before")
+            self._restore(record)
+            return
+        counts = len(self.rows), len(self.filter_reports), len(self.gen_metrics)
+        run()
+        self.cells.save(
+            key,
+            settings,
+            rows=self.rows[counts[0] :],
+            filter_reports=self.filter_reports[counts[1] :],
+            gen_metrics=self.gen_metrics[counts[2] :],
+        )
+        self._write()  # partial
 
     def _run_generative(self, name, seed, f, x_real, y_real, needed, auxiliary):
         """One generative method at every positive ratio, on one real subset."""
