@@ -511,7 +511,10 @@ class GameHooks:
                 for layer in norms:
                     layer.momentum = 1.0 - 1.0 / k
                 z = rng.standard_normal((batch_size, self.latent_dim)).astype("float32")
-                self.call(self.statistics_inputs(z), training=True)
+                # Tensors throughout: a multi-generator call pairs z with a
+                # one-hot tensor, and Keras refuses mixed nested inputs.
+                inputs = keras.tree.map_structure(ops.convert_to_tensor, self.statistics_inputs(z))
+                self.call(inputs, training=True)
         finally:
             for layer, momentum in zip(norms, momenta):
                 layer.momentum = momentum
