@@ -1,4 +1,4 @@
-"""kmgan: multi-player GAN games for Keras 3 (TensorFlow and JAX)."""
+"""kmgan: multi-player GAN games for Keras 3 (TensorFlow, JAX and PyTorch)."""
 
 #: The package version (pyproject.toml reads it from here).
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ and of the other transforms, so ``probability=0`` returns the input
 unchanged (bit for bit) and ``probability=1`` is the paper's DiffAugment.
 All computation is in `keras.ops` / `keras.random`, so the transforms run
 eagerly or inside a compiled train step (`tf.function(jit_compile=True)`,
-`jax.jit`) on the TensorFlow and JAX backends.
+`jax.jit`, `torch.compile`) on all three backends.
 
 The ``seed`` is one of:
 

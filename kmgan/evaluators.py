@@ -318,6 +318,7 @@ class EvaluatorGuidance(layers.Layer):
         if isinstance(self.cap, str):
             if real is None:
                 raise ValueError("cap='real' needs the real batch.")
+            real = ops.convert_to_tensor(real)
             real_probs = ops.stop_gradient(self.probabilities(ops.stop_gradient(real)))
         l_score, s_fake, s_real = regularized_score(
             self.probabilities(fake), real_probs, self.cap, self.epsilon

@@ -124,6 +124,7 @@ def gradient_penalty(discriminator, real, fake, seed_generator, target=1.0):
 
     from kmgan.engine import input_gradient  # imported here to avoid an import cycle
 
+    real, fake = ops.convert_to_tensor(real), ops.convert_to_tensor(fake)
     batch = ops.shape(real)[0]
     eps = keras.random.uniform((batch,) + (1,) * (len(real.shape) - 1), seed=seed_generator)
     x_hat = real + eps * (fake - real)

@@ -251,6 +251,9 @@ def distribution_scope(distribute):
 
     Returns:
         A context manager to build and compile the game in.
+
+    Raises:
+        SystemExit: on torch, which Keras gives no distribution API.
     """
     import contextlib
 
@@ -258,6 +261,11 @@ def distribution_scope(distribute):
 
     if not distribute:
         return contextlib.nullcontext()
+    if keras.backend.backend() == "torch":
+        raise SystemExit(
+            "--distribute needs the tensorflow or jax backend: Keras has no "
+            "distribution API for torch (kmgan trains a torch game on one device)."
+        )
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

@@ -2,6 +2,7 @@
 from one another)."""
 
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -23,17 +24,27 @@ def load_recipe(name):
     return importlib.import_module(f"recipes.{name}")
 
 
-#: The backend a saved file is reloaded under, for each backend.
-OTHER_BACKEND = {"tensorflow": "jax", "jax": "tensorflow"}
+#: The Keras backends kmgan supports, each with the module it needs.
+BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
-def run_under_other_backend(script, *args):
-    """Runs a Python script with the other KERAS_BACKEND; returns its name.
+def other_backends():
+    """The installed backends other than the active one: a saved file is
+    reloaded under each (CI runs every backend, so every pair is covered)."""
+    active = keras.backend.backend()
+    return [
+        name
+        for name, module in BACKENDS.items()
+        if name != active and importlib.util.find_spec(module) is not None
+    ]
+
+
+def run_under_backend(backend, script, *args):
+    """Runs a Python script under KERAS_BACKEND=`backend`.
 
     The script must succeed and print the backend's name last.
     """
-    other = OTHER_BACKEND[keras.backend.backend()]
-    env = dict(os.environ, KERAS_BACKEND=other, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     out = subprocess.run(
         [sys.executable, "-c", script, *args],
         env=env,
@@ -42,8 +53,7 @@ def run_under_other_backend(script, *args):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == other
-    return other
+    assert out.stdout.strip().splitlines()[-1] == backend
 
 
 def train_quick(out, game, data, *options):

@@ -207,6 +207,10 @@ def test_jit_with_seed_tensor():
         import jax
 
         jitted, reference = jax.jit(both), both
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        jitted, reference = torch.compile(both), both
     else:
         import tensorflow as tf
 
@@ -219,7 +223,7 @@ def test_jit_with_seed_tensor():
     for got, again, want in zip(out, jitted(x, seed, p), reference(x, seed, p)):
         assert got.shape == x.shape and np.all(np.isfinite(to_np(got)))
         np.testing.assert_array_equal(to_np(got), to_np(again))
-        if keras.backend.backend() == "jax":
+        if keras.backend.backend() in ("jax", "torch"):
             np.testing.assert_allclose(to_np(got), to_np(want), atol=1e-5)
     other = jitted(x, ops.array([1, 3], "uint32"), p)
     for got, changed in zip(out, other):
@@ -240,6 +244,11 @@ def test_jit_with_seed_generator():
 
         first, state = step(x, gen.state.value)
         second, _ = step(x, state)
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        step = torch.compile(lambda x: both(x, gen, 1.0))
+        first, second = step(x), step(x)
     else:
         import tensorflow as tf
 

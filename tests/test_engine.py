@@ -118,3 +118,21 @@ def test_images_outside_minus_one_one_are_refused():
         gan.fit(np.zeros((8, 28, 28, 3), "float32"), batch_size=4, verbose=0)
     with pytest.raises(ValueError, match="shape"):
         gan.fit(np.zeros((8, 28, 28), "float32"), batch_size=4, verbose=0)
+
+
+def test_compile_options_on_the_active_backend():
+    from kmgan.engine import backend_step
+
+    if keras.backend.backend() == "torch":
+        # A torch round runs eagerly, one step per call; an explicit jit says so.
+        with pytest.warns(UserWarning, match="ignored on the torch backend"):
+            assert backend_step.resolve_compile_options(True, 50) == (False, 1)
+        assert backend_step.resolve_compile_options("auto", 4) == (False, 1)
+        model = kmgan.GAN(tiny_mlp(4, 2, "g"), tiny_mlp(2, 1, "d"), seed=0)
+        model.compile(steps_per_execution=8)
+        x = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
+        model.fit(x, batch_size=8, epochs=1, verbose=0)
+        assert int(model.optimizer.iterations.numpy()) == 4
+    else:
+        assert backend_step.resolve_compile_options(True, 50) == (True, 50)
+        assert backend_step.resolve_compile_options("auto", 1) == ("auto", 1)

@@ -334,7 +334,7 @@ def test_cached_conversion_round_trip_and_tampered_weights(
     direct = np.asarray(again.network.predict_on_batch(random_299.astype("float32") / 128.0 - 1.0))
     np.testing.assert_allclose(direct, parity["keras"][-2:], rtol=0, atol=1e-5)
 
-    bn = again.network.get_layer("mixed_4.tower.conv_1.bn")
+    bn = again.network.get_layer("mixed_4-tower-conv_1-bn")
     bn.beta.assign(bn.beta + 1e-3)
     tampered = str(tmp_path / "tampered.weights.h5")
     again.network.save_weights(tampered)

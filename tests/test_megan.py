@@ -73,14 +73,14 @@ def test_gradients_reach_the_logits():
     weights = np.arange(4, dtype="float32")
 
     def f(l):
-        return ops.sum(straight_through_gumbel_softmax(l, 0.5, noise) * weights)
+        return ops.sum(ops.multiply(straight_through_gumbel_softmax(l, 0.5, noise), weights))
 
     grad = value(input_gradient(f, ops.convert_to_tensor(logits)))
     assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 1e-3
     # ...and equal the soft Gumbel-softmax's gradient.
     soft_grad = value(
         input_gradient(
-            lambda l: ops.sum(gumbel_softmax(l, 0.5, noise) * weights),
+            lambda l: ops.sum(ops.multiply(gumbel_softmax(l, 0.5, noise), weights)),
             ops.convert_to_tensor(logits),
         )
     )
@@ -231,7 +231,7 @@ def test_batched_experts_equal_unbatched_experts(implementation, image_shape):
     weights = np.random.default_rng(1).normal(size=(8, n) + image_shape).astype("float32")
 
     def through(model):
-        return lambda zz: ops.sum(model(zz, training=True)[0] * weights)
+        return lambda zz: ops.sum(ops.multiply(model(zz, training=True)[0], weights))
 
     np.testing.assert_allclose(
         value(input_gradient(through(batched), ops.convert_to_tensor(z))),

@@ -1,8 +1,10 @@
 """Picks the player-update primitive of the active Keras backend."""
 
+import warnings
+
 import keras
 
-_SUPPORTED = ("tensorflow", "jax")
+_SUPPORTED = ("tensorflow", "jax", "torch")
 
 
 def _impl():
@@ -11,6 +13,8 @@ def _impl():
         from kmgan.engine import _jax as impl
     elif name == "tensorflow":
         from kmgan.engine import _tensorflow as impl
+    elif name == "torch":
+        from kmgan.engine import _torch as impl
     else:
         check_supported()
     return impl
@@ -21,9 +25,38 @@ def check_supported():
     name = keras.backend.backend()
     if name not in _SUPPORTED:
         raise RuntimeError(
-            f"kmgan games train on the {' and '.join(_SUPPORTED)} backends; "
-            f"KERAS_BACKEND is '{name}'."
+            f"kmgan games train on the {', '.join(_SUPPORTED)} backends; KERAS_BACKEND is '{name}'."
         )
+
+
+def resolve_compile_options(jit_compile, steps_per_execution):
+    """The `jit_compile` and `steps_per_execution` a game compiles with.
+
+    On TensorFlow and JAX both pass through. On torch, `torch.compile`
+    (2.13) fails on a game's round: dynamo raises an internal error
+    (`NameError: ___tuple_iterator_getitem`) tracing a Keras functional
+    model called in a list comprehension over players, and a move's
+    `torch.autograd.grad` breaks the graph anyway. A torch round therefore
+    runs eagerly, as Keras' own "auto" does on torch (an explicit True says
+    so with a warning), one step per call, the only form Keras' torch
+    trainer runs (`steps_per_execution` only groups steps: same updates).
+
+    Args:
+        jit_compile: True, False or "auto", as given to `compile`.
+        steps_per_execution: as given to `compile`.
+
+    Returns:
+        `(jit_compile, steps_per_execution)` for `keras.Model.compile`.
+    """
+    if keras.backend.backend() != "torch":
+        return jit_compile, steps_per_execution
+    if jit_compile is True:
+        warnings.warn(
+            "jit_compile=True is ignored on the torch backend: kmgan runs a torch "
+            "round eagerly (torch.compile cannot trace a game's round).",
+            stacklevel=3,
+        )
+    return False, 1
 
 
 def train_step(model, *args):

@@ -31,7 +31,8 @@ class GameModel(keras.Model):
       trackers exist before `fit` starts.
 
     The engine runs the same `play` under TensorFlow (a `GradientTape` per
-    move) and JAX (a pure function per move inside a `StatelessScope`). All
+    move), JAX (a pure function per move inside a `StatelessScope`) and
+    PyTorch (`torch.autograd.grad` per move). All
     players' optimizers live in one `PlayerOptimizers` at `self.optimizer`,
     so `fit` carries their state on every backend. All noise comes from
     `self.seed_generator`.
@@ -192,9 +193,11 @@ class GameModel(keras.Model):
         Args:
             *optimizers: a dict of every player's optimizer, or optimizers in
                 `optimizer_roles` order.
-            jit_compile: as in `keras.Model.compile` (XLA on both backends).
+            jit_compile: as in `keras.Model.compile` (XLA on TensorFlow and
+                JAX; on torch a round runs eagerly, see
+                `backend_step.resolve_compile_options`).
             run_eagerly: as in `keras.Model.compile`.
-            steps_per_execution: as in `keras.Model.compile`.
+            steps_per_execution: as in `keras.Model.compile` (1 on torch).
             accumulation_steps: gradient accumulation: an int k >= 2 for
                 every player, or a dict {player: k}. Such a player's
                 optimizer applies the mean of its gradients over k of its
@@ -245,6 +248,9 @@ class GameModel(keras.Model):
         # game's own state (and save and carry every weight twice).
         self._player_variables = types.MappingProxyType(
             {p: tuple(vs) for p, vs in player_variables.items()}
+        )
+        jit_compile, steps_per_execution = backend_step.resolve_compile_options(
+            jit_compile, steps_per_execution
         )
         super().compile(
             optimizer=container,

@@ -264,7 +264,8 @@ class MEGAN(MultiGeneratorGame):
         """
         g = straight_through_gumbel_softmax(logits, temperature, noise)
         shape = (-1, self.num_generators) + (1,) * len(self.data_shape)
-        return ops.sum(samples * ops.reshape(ops.cast(g, samples.dtype), shape), axis=1), g
+        weights = ops.reshape(ops.cast(g, samples.dtype), shape)
+        return ops.sum(ops.multiply(samples, weights), axis=1), g
 
     def generator_objective(self, fake, assignment, training=False, balance_assignment=None):
         """The experts' and the gate's losses for a round's fakes.

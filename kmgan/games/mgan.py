@@ -99,11 +99,11 @@ def classifier_loss(c_logits, assignment, variant="general"):
     pos = per_generator_mean(ops.softplus(-c_logits), assignment)  # (K, M): -log s(c)
     neg = per_generator_mean(ops.softplus(c_logits), assignment)  # (K, M): -log(1 - s(c))
     if variant == "one_vs_all":
-        eye = np.eye(k, dtype="float32")
+        eye = ops.eye(k, dtype=pos.dtype)
         own = ops.sum(pos * eye)
         others = ops.sum(neg * (1.0 - eye)) / (k - 1)
         return own + others
-    first, second = _pair_masks(k)
+    first, second = (ops.convert_to_tensor(m, pos.dtype) for m in _pair_masks(k))
     return ops.sum(pos * first) + ops.sum(neg * second)
 
 

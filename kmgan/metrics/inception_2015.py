@@ -93,6 +93,14 @@ WHERE_TO_GET = (
 # ---------------------------------------------------------------------------
 
 
+def layer_name(module_path):
+    """The Keras layer name of a TorchScript module path: dots become dashes
+    (a Keras layer is a torch module on the torch backend, and torch module
+    names cannot hold a dot). ``mixed_4.tower.conv_1.bn`` -> ``mixed_4-tower-conv_1-bn``.
+    """
+    return module_path.replace(".", "-")
+
+
 def _conv(x, name, filters, kernel, strides=1, padding="valid"):
     """``Conv2dLayer`` of the archive: conv without bias, BN without scale, ReLU."""
     x = layers.Conv2D(
@@ -103,27 +111,31 @@ def _conv(x, name, filters, kernel, strides=1, padding="valid"):
         use_bias=False,
         kernel_initializer="zeros",  # always overwritten by the real weights
         data_format="channels_last",
-        name=f"{name}.conv",
+        name=layer_name(f"{name}.conv"),
     )(x)
-    x = layers.BatchNormalization(axis=-1, epsilon=BN_EPSILON, scale=False, name=f"{name}.bn")(x)
-    return layers.ReLU(name=f"{name}.relu")(x)
+    x = layers.BatchNormalization(
+        axis=-1, epsilon=BN_EPSILON, scale=False, name=layer_name(f"{name}.bn")
+    )(x)
+    return layers.ReLU(name=layer_name(f"{name}.relu"))(x)
 
 
 def _avg_pool_3x3(x, name):
     # "same" average pools divide by the in-image count on every backend,
     # which is count_include_pad=False.
-    return layers.AveragePooling2D(3, 1, padding="same", data_format="channels_last", name=name)(x)
+    return layers.AveragePooling2D(
+        3, 1, padding="same", data_format="channels_last", name=layer_name(name)
+    )(x)
 
 
 def _max_pool_3x3(x, name, strides):
     padding = "same" if strides == 1 else "valid"
-    return layers.MaxPooling2D(3, strides, padding=padding, data_format="channels_last", name=name)(
-        x
-    )
+    return layers.MaxPooling2D(
+        3, strides, padding=padding, data_format="channels_last", name=layer_name(name)
+    )(x)
 
 
 def _concat(branches, name):
-    return layers.Concatenate(axis=-1, name=name)(branches)
+    return layers.Concatenate(axis=-1, name=layer_name(name))(branches)
 
 
 def _block_a(x, name, pool_features):
@@ -194,8 +206,8 @@ def build_network():
     """The 2015 FID Inception network as a Keras functional model (random weights).
 
     Layer names follow the TorchScript module paths below ``net.layers``
-    (``mixed_4.tower_1.conv_3.conv`` is the convolution of
-    ``net.layers.mixed_4.tower_1.conv_3``). Load weights with
+    with dots as dashes (``mixed_4-tower_1-conv_3-conv`` is the convolution
+    of ``net.layers.mixed_4.tower_1.conv_3``; see :func:`layer_name`). Load weights with
     :func:`load_torchscript_weights` or ``network.load_weights(...)`` of a
     converted ``.weights.h5``; :class:`Inception2015Features` does both.
 
@@ -274,7 +286,7 @@ def load_torchscript_weights(network, path):
     for layer in network.layers:
         if not isinstance(layer, layers.Conv2D):
             continue
-        block = layer.name[: -len(".conv")]
+        block = layer.name.replace("-", ".")[: -len(".conv")]
         prefix = f"net.layers.{block}"
         record = records.get(prefix)
         if record is None:
@@ -297,7 +309,7 @@ def load_torchscript_weights(network, path):
                 f"layer {layer.name} has strides {layer.strides}, padding {layer.padding!r}."
             )
         layer.kernel.assign(kernel)
-        bn = network.get_layer(f"{block}.bn")
+        bn = network.get_layer(layer_name(f"{block}.bn"))
         bn.beta.assign(tensors[f"{prefix}.beta"])
         bn.moving_mean.assign(tensors[f"{prefix}.mean"])
         bn.moving_variance.assign(tensors[f"{prefix}.var"])
@@ -322,10 +334,11 @@ def cached_weights_path(sha256, cache_dir=DEFAULT_CACHE_DIR):
         cache_dir: cache folder (``~`` is expanded).
 
     Returns:
-        ``{cache_dir}/inception_2015-{sha256[:16]}.weights.h5``.
+        ``{cache_dir}/inception_2015-{sha256[:16]}-v2.weights.h5`` (v2: the
+        layer names of :func:`layer_name`; a v1 file holds the dotted names).
     """
     return os.path.join(
-        os.path.expanduser(os.fspath(cache_dir)), f"inception_2015-{sha256[:16]}.weights.h5"
+        os.path.expanduser(os.fspath(cache_dir)), f"inception_2015-{sha256[:16]}-v2.weights.h5"
     )
 
 

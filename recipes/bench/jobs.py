@@ -181,8 +181,10 @@ def backend_run(cfg, argv=()):
     import keras
 
     backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax"):
-        raise SystemExit(f"kmgan trains on tensorflow and jax; KERAS_BACKEND is {backend!r}.")
+    if backend not in ("tensorflow", "jax", "torch"):
+        raise SystemExit(
+            f"kmgan trains on tensorflow, jax and torch; KERAS_BACKEND is {backend!r}."
+        )
     if backend == "jax":
         # tf.data feeds the pipeline mode; keep TensorFlow off the GPU JAX uses.
         try:

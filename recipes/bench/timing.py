@@ -99,6 +99,9 @@ class _DeviceLoop:
             with tf.device(gpus[0].name if gpus else "/CPU:0"):
                 self.x = tf.identity(tf.constant(batch))
             self.method = "train_function([x]) on a tf.Tensor"
+        elif self.backend == "torch":
+            self.x = keras.ops.convert_to_tensor(batch)
+            self.method = "train_function([x]) on a torch.Tensor (eager)"
         else:
             import jax
 
@@ -118,7 +121,7 @@ class _DeviceLoop:
         model = self.model
         fn = model.train_function
         start = time.perf_counter()
-        if self.backend == "tensorflow":
+        if self.backend in ("tensorflow", "torch"):
             logs = None
             for _ in range(steps):
                 logs = fn([self.data])
