@@ -190,3 +190,15 @@ def test_madgan_recipe_quick_on_local_mnist(tmp_path, capsys, mnist_npz):
     )
     assert "mnist_5k.npz" in capsys.readouterr().out
     _check_image_outputs(tmp_path, 2, (28, 28, 1))
+
+
+def test_mgan_augment_check_prints_the_losses_per_policy(mnist_npz, capsys):
+    recipe = load_recipe("mgan_augment_check")
+    recipe.main(
+        ["--data", str(mnist_npz), "--policies", "none", "translation"]
+        + ["--max-examples", "128", "--epochs", "2", "--base-filters", "4"]
+    )
+    lines = [line for line in capsys.readouterr().out.splitlines() if "c_loss" in line]
+    assert [line.split(":")[0] for line in lines] == ["none", "translation"]
+    for line in lines:
+        assert line.count(",") >= 2  # two epochs of c_loss and d_loss
