@@ -24,19 +24,15 @@ def load_recipe(name):
     return importlib.import_module(f"recipes.{name}")
 
 
-#: The Keras backends kmgan supports, each with the module it needs.
-BACKENDS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+#: The Keras backends kmgan supports (each is also the module it needs).
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def other_backends():
     """The installed backends other than the active one: a saved file is
     reloaded under each (CI runs every backend, so every pair is covered)."""
     active = keras.backend.backend()
-    return [
-        name
-        for name, module in BACKENDS.items()
-        if name != active and importlib.util.find_spec(module) is not None
-    ]
+    return [b for b in BACKENDS if b != active and importlib.util.find_spec(b) is not None]
 
 
 def run_under_backend(backend, script, *args):

@@ -9,6 +9,7 @@ recording. The other players' parameters stay where they were: the
 gradient of a move never leaks into the next one.
 """
 
+import keras
 import torch
 
 
@@ -37,13 +38,9 @@ def _split(result):
 
 
 def _detach(structure):
-    if isinstance(structure, torch.Tensor):
-        return structure.detach()
-    if isinstance(structure, dict):
-        return {k: _detach(v) for k, v in structure.items()}
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(_detach(v) for v in structure)
-    return structure
+    return keras.tree.map_structure(
+        lambda t: t.detach() if isinstance(t, torch.Tensor) else t, structure
+    )
 
 
 def input_gradient(fn, x):

@@ -180,11 +180,13 @@ def backend_run(cfg, argv=()):
     """Runs every job on the current Keras backend; returns the result dict."""
     import keras
 
+    from kmgan.engine import backend_step
+
     backend = keras.backend.backend()
-    if backend not in ("tensorflow", "jax", "torch"):
-        raise SystemExit(
-            f"kmgan trains on tensorflow, jax and torch; KERAS_BACKEND is {backend!r}."
-        )
+    try:
+        backend_step.check_supported()
+    except RuntimeError as err:
+        raise SystemExit(str(err)) from err
     if backend == "jax":
         # tf.data feeds the pipeline mode; keep TensorFlow off the GPU JAX uses.
         try:
