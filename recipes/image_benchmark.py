@@ -61,8 +61,9 @@ comparable with 10,000-sample ones; KID is unbiased).
 
 **Training options.** A row name takes suffixes that switch on the
 training options every game has: ``+diffaugment``, ``+ada`` and ``+ema``
-(the average with decay 0.999 from step 1000; the row then scores the
-averaged generator), e.g. ``--variants dcgan,dcgan+diffaugment,dcgan+ada+ema``.
+(the average with decay 0.999 from step 1000, or ``+ema0.99`` for another
+decay; the row then scores the averaged generator), e.g.
+``--variants dcgan,dcgan+diffaugment,dcgan+ada+ema``.
 The small-data measurement of the README runs them on 10% of the training
 set, in a table of its own:
 
@@ -83,6 +84,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import time
 
@@ -256,6 +258,20 @@ MODIFIERS = {
     "ada": (dict(augment="ada"), "ADA"),
     "ema": (dict(ema_decay=0.999, ema_start=1000), "EMA 0.999 from step 1000"),
 }
+#: `ema<decay>` (e.g. `ema0.99`): EMA with that decay, from the same step.
+EMA_DECAY_MODIFIER = re.compile(r"ema(0\.\d+)")
+
+
+def modifier(name):
+    """The build overrides and label of the modifier `name`, or None."""
+    if name in MODIFIERS:
+        return MODIFIERS[name]
+    match = EMA_DECAY_MODIFIER.fullmatch(name)
+    if match is None:
+        return None
+    decay = float(match.group(1))
+    start = MODIFIERS["ema"][0]["ema_start"]
+    return dict(ema_decay=decay, ema_start=start), f"EMA {match.group(1)} from step {start}"
 
 
 def resolve_variant(name, table):
@@ -265,17 +281,18 @@ def resolve_variant(name, table):
         ValueError: for an unknown variant or modifier.
     """
     base, *mods = name.split("+")
-    unknown = [m for m in mods if m not in MODIFIERS]
+    unknown = [m for m in mods if modifier(m) is None]
     if base not in table or unknown:
         raise ValueError(
             f"Unknown variant {name!r}; choose from {list(table)}, optionally with "
-            f"modifiers +{', +'.join(MODIFIERS)}."
+            f"modifiers +{', +'.join(MODIFIERS)} or +ema<decay> (e.g. +ema0.99)."
         )
     variant = table[base]
     options, label = dict(variant.options), variant.label
     for mod in mods:
-        options.update(MODIFIERS[mod][0])
-        label += " + " + MODIFIERS[mod][1]
+        overrides, mod_label = modifier(mod)
+        options.update(overrides)
+        label += " + " + mod_label
     return dataclasses.replace(variant, name=name, label=label, options=options)
 
 

@@ -167,8 +167,12 @@ def test_training_option_modifiers_make_their_own_rows(recipe, argv, tmp_path):
     assert ada.game == "dcgan" and ada.name == "dcgan+ada+ema"
     assert ada.options == {"augment": "ada", "ema_decay": 0.999, "ema_start": 1000}
     assert ada.label == "DCGAN + ADA + EMA 0.999 from step 1000"
-    with pytest.raises(ValueError, match="modifiers"):
-        recipe.resolve_variant("dcgan+zoom", table)
+    lower = recipe.resolve_variant("mgan+ema0.99", table)
+    assert lower.options["ema_decay"] == 0.99 and lower.options["ema_start"] == 1000
+    assert lower.label == "MGAN K={num_generators} + EMA 0.99 from step 1000"
+    for unknown in ("dcgan+zoom", "dcgan+ema1.5", "dcgan+ema0.9x"):
+        with pytest.raises(ValueError, match="modifiers"):
+            recipe.resolve_variant(unknown, table)
     # The whole path: trained with ADA and EMA, the averaged generator scored.
     (row,) = recipe.main(argv("--variants", "dcgan+diffaugment+ema"))
     assert row["variant"] == "dcgan+diffaugment+ema"
