@@ -463,3 +463,18 @@ def test_evaluate_every_can_score_the_average():
         np.testing.assert_array_equal(weight, average)
     live = value(game.generator.trainable_weights[0])
     assert not np.allclose(live, seen[-1][1])  # and the training weights came back
+
+
+@pytest.mark.parametrize("augment_classifier", [False, True])
+def test_mgan_classifier_judges_the_fakes_as_they_are_by_default(augment_classifier):
+    game = tiny_images("mgan", augment="translation", augment_classifier=augment_classifier)
+    x = digits(4)[0]
+    d_fake, c_fake = (value(t) for t in game.judge_fakes(x))
+    plain_d, plain_c = (value(t) for t in game.discriminator(x, training=True))
+    assert not np.allclose(d_fake, plain_d)  # D's head: augmented fakes
+    assert np.allclose(c_fake, plain_c, atol=1e-6) != augment_classifier
+    assert game.get_config()["augment_classifier"] is augment_classifier
+    # Without augmentation both heads read one pass.
+    plain = tiny_images("mgan")
+    for got, want in zip(plain.judge_fakes(x), plain.discriminator(x, training=True)):
+        np.testing.assert_allclose(value(got), value(want), atol=1e-6)

@@ -47,6 +47,16 @@ batch norms across generators, all with the offset fixed at zero, which is
 the paper's stated rationale (ReLU gates open for the top half of a batch
 "across all locations and generators").
 
+With `augment` (DiffAugment or ADA) D's head judges augmented images, real
+and fake, and C's head the fakes as they are (a second pass through the
+shared trunk): augmentation keeps D from overfitting a small real set, and C
+never sees real data. Measured on 6,000 MNIST digits (width 32, 15-30
+epochs, seeds 0 and 1): with C on augmented fakes C stays at chance (c_loss
+2.32 against ln 10 = 2.303), D wins from epoch 2 (d_loss 1e-4) and every
+generator draws a black image; with C on the fakes as they are, c_loss falls
+to 0.71 by epoch 15 and D settles at 0.6-0.7. `augment_classifier=True`
+keeps the first form.
+
 For GAM battles the MGAN's discriminator is D: P(real | x) = sigmoid(D(x)).
 """
 
@@ -173,6 +183,10 @@ class MGAN(MultiGeneratorGame):
             are the classifier player's; every other variable of
             `discriminator` is the discriminator's). Falls back to the
             layer producing the second output.
+        augment_classifier: with `augment`, whether C's head also judges
+            augmented fakes (one trunk pass for both heads). False (the
+            default) gives C the fakes as they are, in a second pass: C
+            learns nothing from augmented fakes here (module docstring).
         seed: seed of the game's noise.
         name: model name.
         **kwargs: `kmgan.games.multi.MultiGeneratorGame`'s
@@ -202,6 +216,7 @@ class MGAN(MultiGeneratorGame):
         d_steps=1,
         classifier_weight=None,
         classifier_layer="classifier",
+        augment_classifier=False,
         seed=None,
         name="mgan",
         **kwargs,
@@ -219,6 +234,7 @@ class MGAN(MultiGeneratorGame):
         self.beta = float(beta)
         self.classifier_weight = None if classifier_weight is None else float(classifier_weight)
         self.loss = losses.get(loss, label_smoothing)
+        self.augment_classifier = bool(augment_classifier)
 
     def game_config(self):
         return {
@@ -229,6 +245,7 @@ class MGAN(MultiGeneratorGame):
             "same_noise": self.same_noise,
             "classifier_weight": self.classifier_weight,
             "classifier_layer": self.classifier_head.name,
+            "augment_classifier": self.augment_classifier,
         }
 
     def player_variables(self):
@@ -240,6 +257,22 @@ class MGAN(MultiGeneratorGame):
             "classifier": list(self.classifier_head.trainable_variables),
             "generator": self.generator_variables(),
         }
+
+    def judge_fakes(self, fake):
+        """D's logits and C's logits on a fake batch, in training mode.
+
+        Args:
+            fake: the fakes.
+
+        Returns:
+            `(d_logits, c_logits)`: D's head on `judge_input(fake)`; C's on
+            the same pass with `augment_classifier` or without `augment`,
+            else on `fake` as it is (a second pass through the trunk).
+        """
+        d_fake, c_fake = self.judged(self.discriminator)(fake, training=True)
+        if self.augment_policy is not None and not self.augment_classifier:
+            _, c_fake = self.discriminator(fake, training=True)
+        return d_fake, c_fake
 
     def play(self, data):
         real = real_data(data)
@@ -255,7 +288,7 @@ class MGAN(MultiGeneratorGame):
 
             def d_and_c_loss():
                 d_real, _ = D(real, training=True)
-                d_fake, c_fake = D(fake, training=True)
+                d_fake, c_fake = self.judge_fakes(fake)
                 terms = mgan_losses(
                     d_real, d_fake, c_fake, assignment, self.beta, self.variant, self.loss
                 )
@@ -270,7 +303,7 @@ class MGAN(MultiGeneratorGame):
 
         def generator_loss():
             fake, assignment = self.generate_blocks(z, per_gen, training=True)
-            d_fake, c_fake = D(fake, training=True)
+            d_fake, c_fake = self.judge_fakes(fake)
             c_loss = classifier_loss(c_fake, assignment, self.variant)
             return self.guide(self.loss.generator(d_fake) + self.beta * c_loss, fake, real)
 
