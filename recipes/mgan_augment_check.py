@@ -7,6 +7,9 @@ by epoch. A classifier at chance has c_loss = ln 10 = 2.303.
 
     python recipes/mgan_augment_check.py --data ../shared/data/mnist.npz \
         --policies none diffaugment cutout translation color
+
+C's head reads the fakes as they are unless `--augment-classifier` (the
+one-pass form, in which C stays at chance under every policy).
 """
 
 import argparse
@@ -17,7 +20,7 @@ import numpy as np
 import kmgan
 
 
-def run(x, augment, epochs, base_filters):
+def run(x, augment, epochs, base_filters, augment_classifier=False):
     """Trains MGAN K=10 on `x` with `augment`; returns its history dict."""
     keras.utils.set_random_seed(0)
     shape = tuple(x.shape[1:])
@@ -26,6 +29,7 @@ def run(x, augment, epochs, base_filters):
         kmgan.nets.mgan_discriminator(10, shape, base_filters=base_filters, seed=1),
         seed=0,
         augment=None if augment == "none" else augment,
+        augment_classifier=augment_classifier,
     )
     game.compile()
     return game.fit(x, batch_size=64, epochs=epochs, verbose=0).history
@@ -38,11 +42,16 @@ def main(argv=None):
     parser.add_argument("--max-examples", type=int, default=3200)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--base-filters", type=int, default=16)
+    parser.add_argument(
+        "--augment-classifier",
+        action="store_true",
+        help="C's head judges augmented fakes too (the form before the fix)",
+    )
     args = parser.parse_args(argv)
     with np.load(args.data) as data:
         x = data["x_train"][: args.max_examples, ..., None].astype("float32") / 127.5 - 1.0
     for policy in args.policies:
-        history = run(x, policy, args.epochs, args.base_filters)
+        history = run(x, policy, args.epochs, args.base_filters, args.augment_classifier)
         print(
             f"{policy}: c_loss {[round(v, 3) for v in history['c_loss']]} "
             f"d_loss {[round(v, 3) for v in history['d_loss']]}",

@@ -202,3 +202,8 @@ def test_mgan_augment_check_prints_the_losses_per_policy(mnist_npz, capsys):
     assert [line.split(":")[0] for line in lines] == ["none", "translation"]
     for line in lines:
         assert line.count(",") >= 2  # two epochs of c_loss and d_loss
+    recipe.main(
+        ["--data", str(mnist_npz), "--policies", "translation", "--augment-classifier"]
+        + ["--max-examples", "128", "--epochs", "1", "--base-filters", "4"]
+    )
+    assert "translation: c_loss" in capsys.readouterr().out
