@@ -23,7 +23,8 @@ base class, which validates them once for every game:
   generator side's weights (`generator_networks()`), see `use_ema`.
 - `augment`, `ada_target`, `ada_interval`, `ada_kimg`: differentiable
   augmentation of everything a discriminator or classifier judges, real and
-  fake, in every move (`kmgan.diffaug`): a DiffAugment policy (Zhao et al.
+  fake, in every move (`kmgan.diffaug`; MGAN's classifier, which never sees
+  real data, judges its fakes as they are, see `kmgan.MGAN`): a DiffAugment policy (Zhao et al.
   2020; "diffaugment" is "color,translation,cutout") or "ada" (Karras et al.
   2020: each transform applied with a probability p steered towards
   r_t = E[sign D(x_real)] = `ada_target` every `ada_interval` rounds). The
