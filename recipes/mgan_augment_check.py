@@ -9,7 +9,7 @@ by epoch. A classifier at chance has c_loss = ln 10 = 2.303.
         --policies none diffaugment cutout translation color
 
 C's head reads the fakes as they are unless `--augment-classifier` (the
-one-pass form, in which C stays at chance under every policy).
+one-pass form, in which C stays near chance under every policy).
 """
 
 import argparse
