@@ -11,6 +11,13 @@ coverage on the 2015 Inception network (``--num`` samples against the first
 the real class histogram on the dataset's domain classifier, label accuracy
 and the Classification Accuracy Score for conditional games, and, for
 multi-generator games, how many generators have distinct dominant classes.
+The MS-SSIM column (``--ms-ssim-pairs`` pairs each; lower is more diverse)
+checks two failures FID hides: for conditional games, the per-class MS-SSIM
+of the generated images beside the real test split's (within-class
+collapse); for multi-generator games, MS-SSIM between generators for the
+same z beside that within one generator (generators that copy one another).
+A finished row scored before this column existed gets it on the next run,
+without rescoring the rest, when its ``sampler.keras`` is still there.
 The real-data floor rows of ``recipes/real_floor.py`` stand at the top.
 
     export KMGAN_INCEPTION_2015=../shared/data/inception_2015/fid_inception_2015_torchscript.pt
@@ -232,6 +239,9 @@ def parse_args(argv=None):
     p.add_argument("--domain-epochs", type=int, default=5)
     p.add_argument("--domain-max-examples", type=int, default=None)
     p.add_argument("--cas-epochs", type=int, default=3)
+    p.add_argument(
+        "--ms-ssim-pairs", type=int, default=500, help="MS-SSIM pairs per class or per mean"
+    )
     p.add_argument("--out", default="results/image_benchmark")
     p.add_argument("--floor", default="results/real_floor/results.json", help="real_floor's rows")
     p.add_argument("--cache-dir", default=None, help="default: ~/.cache/kmgan/{domain,features}")
@@ -653,16 +663,81 @@ def generator_scores(model, clf, num_classes, args):
     }
 
 
+def draw(run, args, num_classes):
+    """The run's sampler and its `--num` scored images (balanced labels if conditional).
+
+    Returns:
+        `(model, sampler, images, labels)`: the loaded `sampler.keras`, its
+        `augment.sampler_from_model` wrapper, the images and their requested
+        labels (None for unconditional games). The same on every call.
+    """
+    model = samplers.load(run.path("sampler.keras"))
+    sampler = augment.sampler_from_model(model)
+    if not sampler.labelled:
+        return model, sampler, sampler(args.num, args.seed), None
+    labels = balanced_labels(args.num, num_classes, args.seed)
+    return model, sampler, sampler(labels, seed=args.seed), labels
+
+
+def add_diversity(run, row, ctx):
+    """Adds the MS-SSIM diversity to a row scored before it existed; False without a sampler."""
+    if not os.path.exists(run.path("sampler.keras")):
+        return False
+    start, test = time.time(), ctx.arrays(run.dataset, "test")
+    model, sampler, images, labels = draw(run, ctx.args, int(test[1].max()) + 1)
+    row.update(diversity_scores(model, sampler, images, labels, test, ctx.args))
+    row["diversity_wall_s"] = round(time.time() - start, 1)
+    return True
+
+
+def diversity_scores(model, sampler, images, labels, test, args):
+    """MS-SSIM diversity of a row (`kmgan.metrics.diversity`; lower is more diverse).
+
+    Conditional games: the mean MS-SSIM between distinct samples of each
+    requested class, beside the same on the real test split (Odena et al.
+    2017's check for within-class collapse). Multi-generator games: between
+    generators for the same z, and within one generator. Other games: none.
+
+    Args:
+        model: the loaded sampler (`samplers.load`).
+        sampler: its `augment.sampler_from_model` wrapper.
+        images: the row's generated images, in [-1, 1].
+        labels: their requested labels (conditional games), else None.
+        test: the test split `(x, y)`.
+        args: the parsed options (`--ms-ssim-pairs`, `--seed`).
+
+    Returns:
+        dict with key `ms_ssim` (empty when the game has neither kind).
+    """
+    pairs, seed = args.ms_ssim_pairs, args.seed
+    if sampler.labelled:
+        fake = diversity.per_class_ms_ssim(images, labels, num_pairs=pairs, seed=seed)
+        real = diversity.per_class_ms_ssim(
+            augment.to_model_range(test[0]), test[1], num_pairs=pairs, seed=seed
+        )
+        gaps = {c: fake["per_class"][c] - real["per_class"][c] for c in fake["per_class"]}
+        scores = dict(
+            per_class=fake["per_class"],
+            mean=fake["mean"],
+            real_per_class=real["per_class"],
+            real_mean=real["mean"],
+            max_abs_gap=max(abs(g) for g in gaps.values()),
+            classes_within_0_1=sum(abs(g) <= 0.1 for g in gaps.values()),
+        )
+    elif samplers.sampler_kind(model) == "multi":
+        scores = diversity.cross_generator_ms_ssim(model, num_pairs=pairs, seed=seed)
+    else:
+        return {"ms_ssim": {}}
+    return {"ms_ssim": dict(scores, pairs=pairs)}
+
+
 def evaluate(run, state, ctx):
     """Scores a trained run's sampler; returns its table row."""
     args, start = ctx.args, time.time()
     clf, extractor = ctx.classifier(run.dataset), ctx.extractor(run.dataset)
     real, test = real_test_features(run, ctx)
-    model = samplers.load(run.path("sampler.keras"))
-    sampler = augment.sampler_from_model(model)
     num_classes = int(test[1].max()) + 1
-    labels = balanced_labels(args.num, num_classes, args.seed) if sampler.labelled else None
-    images = sampler(labels, seed=args.seed) if sampler.labelled else sampler(args.num, args.seed)
+    model, sampler, images, labels = draw(run, args, num_classes)
     row = kmgan.metrics.evaluate(
         images,
         real,
@@ -676,6 +751,7 @@ def evaluate(run, state, ctx):
         row.update(conditional_scores(sampler, images, labels, clf, test, args))
     if samplers.sampler_kind(model) == "multi":
         row.update(generator_scores(model, clf, num_classes, args))
+    row.update(diversity_scores(model, sampler, images, labels, test, args))
     row["grid"] = save_grid(run, model, sampler, num_classes, args.seed)
     row.update(
         dataset=dataset_id(run.dataset),
@@ -745,6 +821,16 @@ def floor_lines(floor_rows, dataset, features):
     return lines
 
 
+def ms_ssim_cell(r):
+    """Per class against the real split's, or between against within generators."""
+    scores = r.get("ms_ssim") or {}
+    if "real_mean" in scores:
+        return f"{scores['mean']:.2f} (real {scores['real_mean']:.2f})"
+    if "between" in scores:
+        return f"{scores['between']:.2f} between / {scores['within']:.2f} within"
+    return ""
+
+
 def row_line(r):
     distinct = (
         f"{r['distinct_dominant']} of {r['num_generators']}" if "distinct_dominant" in r else ""
@@ -756,6 +842,7 @@ def row_line(r):
             _fmt(r, "label_accuracy", ".3f"),
             _fmt(r, "cas", ".3f"),
             distinct,
+            ms_ssim_cell(r),
             f"{r['g_params']:,}",
             f"{r['d_params']:,}",
             f"{r['steps']:,}",
@@ -769,7 +856,7 @@ def row_line(r):
 
 HEADER = (
     "| game | FID | KID x 1e3 | precision | recall | density | coverage | classes | KL "
-    "| label acc | CAS | distinct dominant | G params | D params | steps | batch "
+    "| label acc | CAS | distinct dominant | MS-SSIM | G params | D params | steps | batch "
     "| train min | eval min | samples |"
 )
 
@@ -951,7 +1038,11 @@ def run_one(run, ctx, deadline):
     row = kio.read_json(run.result_path(args.features), default=None)
     same = row is not None and row.get("settings") == settings
     if same and row.get("eval_settings") == eval_settings(args):
-        print(f"[{name}] done; skipped", flush=True)
+        if "ms_ssim" not in row and add_diversity(run, row, ctx):
+            kio.atomic_write_json(run.result_path(args.features), row, default=_plain)
+            print(f"[{name}] done; MS-SSIM diversity added", flush=True)
+        else:
+            print(f"[{name}] done; skipped", flush=True)
         return True
     if ctx.worked and deadline is not None and time.time() >= deadline:
         return False  # past the limit, no new run starts (the first one always does)

@@ -72,6 +72,7 @@ def test_quick_stops_resumes_skips_and_merges(recipe, argv, tmp_path, capsys):
     assert row["steps"] == 16 and row["num_generated"] == 200
     assert row["distinct_dominant"] <= row["num_generators"] == 3
     assert 0.0 <= row["coverage"] <= 1.0 and row["fid"] >= 0.0
+    assert 0.0 < row["ms_ssim"]["within"] <= 1.0 and 0.0 < row["ms_ssim"]["between"] <= 1.0
     assert (tmp_path / "out" / row["grid"]).exists()
 
     # Finished: skipped, nothing retrained or rescored.
@@ -89,11 +90,32 @@ def test_quick_stops_resumes_skips_and_merges(recipe, argv, tmp_path, capsys):
     assert {r["variant"] for r in rows} == {"mgan", "cgan"}
     (cond,) = [r for r in rows if r["variant"] == "cgan"]
     assert 0.0 <= cond["label_accuracy"] <= 1.0 and 0.0 <= cond["cas"] <= 1.0
+    scores = cond["ms_ssim"]
+    assert set(scores["per_class"]) == set(scores["real_per_class"])
+    assert len(scores["per_class"]) > 1
+    gaps = [scores["per_class"][c] - scores["real_per_class"][c] for c in scores["per_class"]]
+    assert scores["max_abs_gap"] == pytest.approx(max(map(abs, gaps)))
     rows = recipe.main(argv("--variants", "mgan,cgan", "--report"))
     assert {r["variant"] for r in rows} == {"mgan", "cgan"}
     table = (tmp_path / "out" / "results.md").read_text()
     assert "MGAN K=3" in table and "cGAN" in table and "not comparable to papers" in table
     assert _read(tmp_path / "out" / "results.json") == rows
+
+    # A row scored before the MS-SSIM diversity existed gets it, and only it, added.
+    result = cgan / "result-domain.json"
+    before = _read(result)
+    kio.atomic_write_json(result, {k: v for k, v in before.items() if k != "ms_ssim"})
+    capsys.readouterr()
+    recipe.main(argv("--variants", "cgan"))
+    assert "MS-SSIM diversity added" in capsys.readouterr().out
+    after = _read(result)
+    assert after.pop("diversity_wall_s") >= 0.0 and after == before
+    # Without its sampler a row stays as it is.
+    kio.atomic_write_json(result, {k: v for k, v in before.items() if k != "ms_ssim"})
+    os.rename(cgan / "sampler.keras", cgan / "kept.keras")
+    recipe.main(argv("--variants", "cgan"))
+    assert "done; skipped" in capsys.readouterr().out and "ms_ssim" not in _read(result)
+    os.rename(cgan / "kept.keras", cgan / "sampler.keras")
 
     # Trained but not evaluated: evaluated again without training.
     os.remove(cgan / "result-domain.json")
