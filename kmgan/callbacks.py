@@ -95,7 +95,8 @@ class TrainingProgress(keras.callbacks.Callback):
     Args:
         path: the JSON file.
         deadline: optional `time.time()` value; training stops at the first
-            epoch end after it (`stopped` is then True).
+            epoch end after it (`stopped` is then True), unless that epoch
+            is the last one: a finished run is never reported as stopped.
     """
 
     def __init__(self, path, deadline=None):
@@ -123,7 +124,8 @@ class TrainingProgress(keras.callbacks.Callback):
         self.state["sessions"][-1]["end_epoch"] = epoch + 1
         self.state["last_logs"] = {k: float(v) for k, v in (logs or {}).items()}
         io.atomic_write_json(self.path, self.state)
-        if self.deadline is not None and time.time() >= self.deadline:
+        last = epoch + 1 >= self.params.get("epochs", epoch + 2)
+        if self.deadline is not None and not last and time.time() >= self.deadline:
             self.stopped = self.model.stop_training = True
 
 

@@ -279,3 +279,20 @@ def test_evaluate_every_takes_kid_prdc_and_classifier_metrics(tmp_path):
         callbacks.EvaluateEvery({"pr": callbacks.prdc_of_samples(real, proj)}, best="pr")
     with pytest.raises(ValueError, match="at least 100"):
         callbacks.kid_of_samples(real, proj, subset_size=100)
+
+
+@pytest.mark.parametrize("epochs, stopped, done", [(3, True, 1), (1, False, 1)])
+def test_training_progress_stops_past_its_deadline_but_not_after_the_last_epoch(
+    tmp_path, epochs, stopped, done
+):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    path = str(tmp_path / "progress.json")
+    progress = kmgan.callbacks.TrainingProgress(path, deadline=0.0)  # long past
+    x = np.zeros((8, 2), "float32")
+    model.fit(x, x[:, :1], epochs=epochs, batch_size=4, verbose=0, callbacks=[progress])
+    assert progress.stopped is stopped
+    state = kmgan.io.read_json(path)
+    assert state["epochs_done"] == done and state["sessions"] == [
+        {"start_epoch": 0, "end_epoch": done}
+    ]
